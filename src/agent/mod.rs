@@ -1,0 +1,16 @@
+//! `kedge agent`: a node that joins a server.
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::AgentConfig;
+
+/// Runs the agent until `shutdown` is cancelled.
+///
+/// # Errors
+/// Joining a server is not implemented yet, so this always fails with a message saying so.
+pub async fn run(config: AgentConfig, _shutdown: CancellationToken) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "kedge agent cannot join {} yet: the node agent is not implemented in this kedge; run `kedge server` for a single-node control plane",
+        config.server
+    )
+}

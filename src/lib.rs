@@ -1,0 +1,18 @@
+//! kedge: a Kubernetes distribution in one binary.
+//!
+//! - [`cli`]: flags, environment variables and the config file;
+//! - [`config`]: validated, typed configuration per component;
+//! - [`paths`]: every on-disk location, derived from `--data-dir`;
+//! - [`store`]: the revisioned key-value datastore (SQLite, or in memory for tests);
+//! - [`server`]: `kedge server`, the control plane's start-up;
+//! - [`agent`]: `kedge agent`, a node.
+
+pub mod agent;
+pub mod cli;
+pub mod config;
+pub mod paths;
+pub mod server;
+pub mod store;
+
+/// The kedge version, as `kedge --version` prints it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,84 @@
+//! The `kedge` executable: parses the command line and runs one role.
+
+use std::process::ExitCode;
+
+use kedge::cli::{self, CliError, Command};
+use kedge::config::{AgentConfig, ServerConfig};
+use tokio_util::sync::CancellationToken;
+
+fn main() -> ExitCode {
+    let parsed = match cli::parse_from(std::env::args_os()) {
+        Ok(parsed) => parsed,
+        Err(CliError::Clap(error)) => error.exit(),
+        Err(error) => {
+            eprintln!("kedge: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let debug = match &parsed.command {
+        Command::Server(args) => args.common.debug,
+        Command::Agent(args) => args.common.debug,
+    };
+    init_logging(debug);
+    for file in &parsed.config_files {
+        tracing::info!(file = %file.display(), "read config file");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kedge: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        tokio::spawn(cancel_on_signal(shutdown.clone()));
+        match parsed.command {
+            Command::Server(args) => {
+                let config = ServerConfig::from_args(&args, parsed.set)?;
+                kedge::server::run(config, shutdown).await
+            }
+            Command::Agent(args) => {
+                let config = AgentConfig::from_args(&args, parsed.set)?;
+                kedge::agent::run(config, shutdown).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kedge: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(debug: bool) {
+    let default = if debug { "debug" } else { "info" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEDGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Cancels `shutdown` on SIGINT or SIGTERM.
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    shutdown.cancel();
+}
