@@ -46,15 +46,23 @@ fn acknowledged_writes_survive_sigkill() {
             .spawn()
             .unwrap();
         let stdout = child.stdout.take().unwrap();
+        let (first_ack, writing) = std::sync::mpsc::channel();
         let reader = std::thread::spawn(move || {
             let mut lines = Vec::new();
             for line in BufReader::new(stdout).split(b'\n') {
                 let Ok(line) = line else { break };
+                if line.starts_with(b"ack ") {
+                    let _ = first_ack.send(());
+                }
                 lines.push(String::from_utf8_lossy(&line).into_owned());
             }
             lines
         });
-        std::thread::sleep(Duration::from_millis(fastrand::u64(150..600)));
+        // Kill at a random moment once the writer is writing.
+        writing
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the writer starts writing");
+        std::thread::sleep(Duration::from_millis(fastrand::u64(20..400)));
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
         let lines = reader.join().unwrap();
@@ -80,10 +88,10 @@ fn acknowledged_writes_survive_sigkill() {
             }
         }
         assert!(
-            acked > 0 || round > 0,
+            acked > 0,
             "the writer acknowledged nothing in round {round}"
         );
-        verify(&db, &created, &counters, max_acked);
+        verify(&db, round, &created, &counters, max_acked);
     }
     assert!(
         created.len() > 100,
@@ -95,6 +103,7 @@ fn acknowledged_writes_survive_sigkill() {
 /// Opens the database after a kill and checks every acknowledged write.
 fn verify(
     db: &Path,
+    round: usize,
     created: &HashMap<String, String>,
     counters: &HashMap<String, (i64, String)>,
     max_acked: i64,
@@ -137,7 +146,7 @@ fn verify(
         }
         // The store keeps working: the next write gets a newer revision.
         let kv = store
-            .create(&format!("/probe/{max_acked}"), Bytes::new())
+            .create(&format!("/probe/{round}"), Bytes::new())
             .await
             .unwrap();
         assert!(kv.mod_revision > max_acked);

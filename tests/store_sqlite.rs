@@ -153,3 +153,52 @@ async fn compaction_bounds_the_database_under_churn() {
         "database kept growing: {sizes:?}"
     );
 }
+
+/// After a mass deletion, the next open gives the free space back to the file system.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn free_space_is_returned_at_open_after_a_mass_deletion() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state.db");
+    let store = SqliteStore::open(&db).unwrap();
+    let tasks: Vec<_> = (0..16)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                for i in 0..1500 {
+                    let key = format!("/mass/{w}/{i}");
+                    store.create(&key, value(1024)).await.unwrap();
+                    store.delete(&key, None).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    store
+        .compact(store.current_revision().await.unwrap())
+        .await
+        .unwrap();
+    while store.compaction_pending().await.unwrap() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(store);
+    let before = std::fs::metadata(&db).unwrap().len();
+
+    let store = SqliteStore::open(&db).unwrap();
+    let after = std::fs::metadata(&db).unwrap().len();
+    eprintln!("database file: {before} bytes before reopening, {after} after");
+    assert!(before > 16 << 20, "the test wrote too little: {before}");
+    assert!(
+        after < 1 << 20,
+        "free space was not returned: {after} bytes"
+    );
+    assert!(
+        store
+            .list(&ListRequest::prefix("/mass/"))
+            .await
+            .unwrap()
+            .kvs
+            .is_empty()
+    );
+}

@@ -1,16 +1,16 @@
 //! An in-memory [`Store`] with the same contract as the SQLite one, for tests of the layers
 //! above the datastore. Nothing survives the process.
 
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 
+use super::index::{Found, KeyIndex, Version};
 use super::watch::{self, EventHub, History};
 use super::{
-    Error, Event, EventKind, INITIAL_REVISION, KeyValue, ListRequest, ListResponse, Revision,
-    Store, WatchStream,
+    Error, Event, EventKind, KeyValue, ListRequest, ListResponse, Revision, Store, WatchStream,
+    check_expected,
 };
 
 /// A store held in memory.
@@ -25,80 +25,38 @@ struct Inner {
     hub: EventHub,
 }
 
+#[derive(Default)]
 struct State {
-    current: Revision,
-    compacted: Revision,
-    /// Every retained version of every key, oldest first.
-    keys: BTreeMap<String, Vec<Version>>,
-    /// Every event after `compacted`, in revision order.
+    index: KeyIndex<Bytes>,
+    /// Every event after the compacted revision, in revision order.
     log: Vec<Event>,
 }
 
-impl Default for State {
-    fn default() -> Self {
-        State {
-            current: INITIAL_REVISION,
-            compacted: 0,
-            keys: BTreeMap::new(),
-            log: Vec::new(),
-        }
+fn key_value(found: Found<'_, Bytes>) -> KeyValue {
+    KeyValue {
+        key: found.key.to_string(),
+        value: found.value.clone(),
+        create_revision: found.create_revision,
+        mod_revision: found.revision,
     }
-}
-
-#[derive(Clone)]
-struct Version {
-    revision: Revision,
-    create_revision: Revision,
-    /// `None` marks a delete.
-    value: Option<Bytes>,
 }
 
 impl State {
     fn latest(&self, key: &str) -> Option<KeyValue> {
-        self.at(key, self.current)
-    }
-
-    fn at(&self, key: &str, revision: Revision) -> Option<KeyValue> {
-        let version = self
-            .keys
-            .get(key)?
-            .iter()
-            .rev()
-            .find(|v| v.revision <= revision)?;
-        Some(KeyValue {
-            key: key.to_string(),
-            value: version.value.clone()?,
-            create_revision: version.create_revision,
-            mod_revision: version.revision,
-        })
-    }
-
-    fn check_revision(&self, revision: Revision) -> Result<(), Error> {
-        if revision < self.compacted {
-            return Err(Error::Compacted {
-                requested: revision,
-                compacted: self.compacted,
-            });
-        }
-        if revision > self.current {
-            return Err(Error::FutureRevision {
-                requested: revision,
-                current: self.current,
-            });
-        }
-        Ok(())
+        self.index.latest(key).map(key_value)
     }
 
     /// Records a write that has passed its checks and publishes it.
     fn commit(&mut self, hub: &EventHub, event: Event) -> KeyValue {
-        self.current = event.revision();
         let kv = event.kv.clone();
-        let value = (event.kind != EventKind::Delete).then(|| kv.value.clone());
-        self.keys.entry(kv.key.clone()).or_default().push(Version {
-            revision: kv.mod_revision,
-            create_revision: kv.create_revision,
-            value,
-        });
+        self.index.record(
+            &kv.key,
+            Version {
+                revision: kv.mod_revision,
+                create_revision: kv.create_revision,
+                value: (event.kind != EventKind::Delete).then(|| kv.value.clone()),
+            },
+        );
         self.log.push(event.clone());
         hub.publish(vec![event]);
         kv
@@ -115,20 +73,6 @@ impl MemoryStore {
         // before the next statement that could panic.
         self.inner.state.lock().unwrap_or_else(|e| e.into_inner())
     }
-
-    fn existing(state: &State, key: &str, expected: Option<Revision>) -> Result<KeyValue, Error> {
-        let current = state.latest(key).ok_or_else(|| Error::NotFound {
-            key: key.to_string(),
-        })?;
-        match expected {
-            Some(expected) if expected != current.mod_revision => Err(Error::Conflict {
-                key: key.to_string(),
-                expected,
-                current,
-            }),
-            _ => Ok(current),
-        }
-    }
 }
 
 #[async_trait]
@@ -140,7 +84,7 @@ impl History for MemoryStore {
         limit: usize,
     ) -> Result<Vec<Event>, Error> {
         let state = self.state();
-        state.check_revision(after)?;
+        state.index.check_revision(after)?;
         let start = state.log.partition_point(|e| e.revision() <= after);
         Ok(state.log[start..]
             .iter()
@@ -154,11 +98,11 @@ impl History for MemoryStore {
 #[async_trait]
 impl Store for MemoryStore {
     async fn current_revision(&self) -> Result<Revision, Error> {
-        Ok(self.state().current)
+        Ok(self.state().index.current())
     }
 
     async fn compacted_revision(&self) -> Result<Revision, Error> {
-        Ok(self.state().compacted)
+        Ok(self.state().index.compacted())
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
@@ -167,33 +111,17 @@ impl Store for MemoryStore {
 
     async fn list(&self, request: &ListRequest) -> Result<ListResponse, Error> {
         let state = self.state();
-        let revision = request.revision.unwrap_or(state.current);
-        state.check_revision(revision)?;
-        let start = match &request.start_after {
-            Some(after) if after.as_str() >= request.prefix.as_str() => {
-                std::ops::Bound::Excluded(after.clone())
-            }
-            _ => std::ops::Bound::Included(request.prefix.clone()),
-        };
-        let matching = state
-            .keys
-            .range((start, std::ops::Bound::Unbounded))
-            .take_while(|(key, _)| key.starts_with(&request.prefix))
-            .filter_map(|(key, _)| state.at(key, revision));
-        let mut kvs = Vec::new();
-        let mut count = 0u64;
-        let limit = request.limit.unwrap_or(usize::MAX);
-        for kv in matching {
-            count += 1;
-            if kvs.len() < limit {
-                kvs.push(kv);
-            }
-        }
-        let more = count > kvs.len() as u64;
+        let page = state.index.list(
+            &request.prefix,
+            request.start_after.as_deref(),
+            request.revision,
+            request.limit,
+        )?;
+        let more = page.count > page.found.len() as u64;
         Ok(ListResponse {
-            kvs,
-            revision,
-            count,
+            kvs: page.found.into_iter().map(key_value).collect(),
+            revision: page.revision,
+            count: page.count,
             more,
         })
     }
@@ -206,7 +134,7 @@ impl Store for MemoryStore {
                 current,
             });
         }
-        let revision = state.current + 1;
+        let revision = state.index.current() + 1;
         let event = Event {
             kind: EventKind::Create,
             kv: KeyValue {
@@ -222,14 +150,14 @@ impl Store for MemoryStore {
 
     async fn update(&self, key: &str, value: Bytes, expected: Revision) -> Result<KeyValue, Error> {
         let mut state = self.state();
-        let current = Self::existing(&state, key, Some(expected))?;
+        let current = check_expected(key, state.latest(key), Some(expected))?;
         let event = Event {
             kind: EventKind::Update,
             kv: KeyValue {
                 key: key.to_string(),
                 value,
                 create_revision: current.create_revision,
-                mod_revision: state.current + 1,
+                mod_revision: state.index.current() + 1,
             },
             prev: Some(current),
         };
@@ -238,11 +166,11 @@ impl Store for MemoryStore {
 
     async fn delete(&self, key: &str, expected: Option<Revision>) -> Result<KeyValue, Error> {
         let mut state = self.state();
-        let current = Self::existing(&state, key, expected)?;
+        let current = check_expected(key, state.latest(key), expected)?;
         let event = Event {
             kind: EventKind::Delete,
             kv: KeyValue {
-                mod_revision: state.current + 1,
+                mod_revision: state.index.current() + 1,
                 ..current.clone()
             },
             prev: Some(current),
@@ -262,23 +190,13 @@ impl Store for MemoryStore {
 
     async fn compact(&self, revision: Revision) -> Result<(), Error> {
         let mut state = self.state();
-        if revision <= state.compacted {
+        if revision <= state.index.compacted() {
             return Ok(());
         }
-        state.check_revision(revision)?;
-        state.compacted = revision;
+        state.index.check_revision(revision)?;
+        state.index.compact(revision);
         let start = state.log.partition_point(|e| e.revision() <= revision);
         state.log.drain(..start);
-        state.keys.retain(|_, versions| {
-            // Keep the version current at `revision` (unless it is a delete) and newer ones.
-            let newer = versions.partition_point(|v| v.revision <= revision);
-            let keep_from = match newer.checked_sub(1) {
-                Some(i) if versions[i].value.is_some() => i,
-                _ => newer,
-            };
-            versions.drain(..keep_from);
-            !versions.is_empty()
-        });
         Ok(())
     }
 }

@@ -16,6 +16,7 @@
 
 pub mod compactor;
 mod error;
+mod index;
 pub mod memory;
 pub mod sqlite;
 mod watch;
@@ -166,6 +167,26 @@ pub trait Store: Send + Sync {
     /// working, older ones fail with [`Error::Compacted`]. Space is reclaimed in the
     /// background without stalling readers or writers.
     async fn compact(&self, revision: Revision) -> Result<(), Error>;
+}
+
+/// The compare-and-swap check shared by update and delete: the key's live value if it exists
+/// and, when `expected` is given, was last modified at that revision.
+pub(crate) fn check_expected(
+    key: &str,
+    current: Option<KeyValue>,
+    expected: Option<Revision>,
+) -> Result<KeyValue, Error> {
+    let current = current.ok_or_else(|| Error::NotFound {
+        key: key.to_string(),
+    })?;
+    match expected {
+        Some(expected) if expected != current.mod_revision => Err(Error::Conflict {
+            key: key.to_string(),
+            expected,
+            current,
+        }),
+        _ => Ok(current),
+    }
 }
 
 /// The first key after every key that starts with `prefix` (`None`: no upper bound).

@@ -3,9 +3,11 @@
 //! Writes go to one writer thread ([`writer`]) that commits them in groups: everything queued
 //! while the previous commit's fsync ran is committed together, so concurrent writers share an
 //! fsync and a write is acknowledged only once it is durable (WAL with `synchronous = FULL`).
-//! Reads run on a small pool of connections in blocking tasks; WAL gives each read a snapshot,
-//! so reads never wait for writes or for compaction. A lock file next to the database keeps a
-//! second process from opening it.
+//! The key index is in memory ([`KeyIndex`]), rebuilt from the log at open and updated by the
+//! writer after each commit; reads look keys up there and fetch values by revision on a small
+//! pool of connections in blocking tasks. WAL gives each read a snapshot, so reads never wait
+//! for writes or for compaction. A lock file next to the database keeps a second process from
+//! opening it.
 
 mod reader;
 mod schema;
@@ -13,17 +15,16 @@ mod writer;
 
 use std::fs::{File, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OpenFlags};
 
+use super::index::{KeyIndex, Version};
 use super::watch::{self, EventHub};
-use super::{
-    Error, INITIAL_REVISION, KeyValue, ListRequest, ListResponse, Revision, Store, WatchStream,
-};
+use super::{Error, KeyValue, ListRequest, ListResponse, Revision, Store, WatchStream};
 use reader::Readers;
 use writer::{Op, Reply, Request};
 
@@ -67,9 +68,12 @@ impl SqliteStore {
         let lock = lock_database(path)?;
         let conn = open_connection(path)?;
         init_schema(&conn)?;
+        vacuum_if_mostly_free(&conn)?;
+        let meta = read_meta(&conn)?;
+        let index: SharedIndex = Arc::new(RwLock::new(load_index(&conn, &meta)?));
         let hub = EventHub::default();
         let (requests, queue) = std::sync::mpsc::channel();
-        let writer = writer::Writer::new(conn, hub.clone())?;
+        let writer = writer::Writer::new(conn, hub.clone(), index.clone(), meta);
         let handle = std::thread::Builder::new()
             .name("store-writer".into())
             .spawn(move || {
@@ -82,7 +86,7 @@ impl SqliteStore {
             shared: Arc::new(Shared {
                 requests: Some(requests),
                 writer: Mutex::new(Some(handle)),
-                readers: Readers::new(path.to_path_buf()),
+                readers: Readers::new(path.to_path_buf(), index),
                 hub,
                 path: path.to_path_buf(),
             }),
@@ -133,11 +137,11 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn current_revision(&self) -> Result<Revision, Error> {
-        Ok(self.shared.readers.meta().await?.current)
+        Ok(self.shared.readers.index().current())
     }
 
     async fn compacted_revision(&self) -> Result<Revision, Error> {
-        Ok(self.shared.readers.meta().await?.compacted)
+        Ok(self.shared.readers.index().compacted())
     }
 
     async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
@@ -232,11 +236,8 @@ fn init_schema(conn: &Connection) -> Result<(), Error> {
         .map_err(|e| Error::backend("configure new database", e))?;
     conn.execute_batch(schema::CREATE_SCHEMA)
         .map_err(|e| Error::backend("create schema", e))?;
-    conn.execute(
-        schema::INIT_META,
-        (schema::SCHEMA_VERSION, INITIAL_REVISION),
-    )
-    .map_err(|e| Error::backend("initialise metadata", e))?;
+    conn.execute(schema::INIT_META, [schema::SCHEMA_VERSION])
+        .map_err(|e| Error::backend("initialise metadata", e))?;
     let version: i64 = conn
         .query_row(schema::READ_META, [], |row| row.get(0))
         .map_err(|e| Error::backend("read metadata", e))?;
@@ -252,10 +253,69 @@ fn init_schema(conn: &Connection) -> Result<(), Error> {
     Ok(())
 }
 
-/// The revisions kept in `meta`.
+/// Free space worth a `VACUUM` at open: at least this many bytes, and half the file.
+const VACUUM_THRESHOLD_BYTES: i64 = 16 << 20;
+
+/// Gives free pages back to the file system when they are most of the file, as after a
+/// mass deletion. Done at open, before anything else uses the database.
+fn vacuum_if_mostly_free(conn: &Connection) -> Result<(), Error> {
+    let pragma = |sql: &str| -> Result<i64, Error> {
+        conn.query_row(sql, [], |r| r.get(0))
+            .map_err(|e| Error::backend("read database size", e))
+    };
+    let free = pragma(schema::FREE_PAGES)?;
+    let total = pragma(schema::PAGE_COUNT)?;
+    let page_size = pragma(schema::PAGE_SIZE)?;
+    tracing::debug!(free, total, page_size, "datastore pages");
+    if free * page_size >= VACUUM_THRESHOLD_BYTES && free * 2 >= total {
+        tracing::info!(
+            free_bytes = free * page_size,
+            "returning free space of the datastore to the file system"
+        );
+        conn.execute_batch(schema::VACUUM)
+            .map_err(|e| Error::backend("vacuum", e))?;
+    }
+    Ok(())
+}
+
+/// The key index shared by the writer (which updates it after each commit) and the readers.
+type SharedIndex = Arc<RwLock<KeyIndex<()>>>;
+
+/// Rebuilds the key index from the log.
+fn load_index(conn: &Connection, meta: &Meta) -> Result<KeyIndex<()>, Error> {
+    let mut index = KeyIndex::default();
+    let mut stmt = conn
+        .prepare(schema::LOAD_INDEX)
+        .map_err(|e| Error::backend("load key index", e))?;
+    let mut rows = stmt
+        .query([])
+        .map_err(|e| Error::backend("load key index", e))?;
+    let mut last = 0;
+    while let Some(row) = rows
+        .next()
+        .map_err(|e| Error::backend("load key index", e))?
+    {
+        let (rev, key, create_rev, deleted): (i64, Vec<u8>, i64, bool) =
+            (|| Ok::<_, rusqlite::Error>((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)))()
+                .map_err(|e| Error::backend("load key index", e))?;
+        index.record(
+            &key_from_blob(key)?,
+            Version {
+                revision: rev,
+                create_revision: create_rev,
+                value: (!deleted).then_some(()),
+            },
+        );
+        last = rev;
+    }
+    // Compaction may have removed the last rows (deletes), but never past its revision.
+    index.restore(last.max(meta.compacted), meta.compacted);
+    Ok(index)
+}
+
+/// What `meta` holds.
 #[derive(Clone, Copy, Debug)]
 struct Meta {
-    current: Revision,
     compacted: Revision,
     compact_progress: Revision,
 }
@@ -265,9 +325,8 @@ fn read_meta(conn: &Connection) -> Result<Meta, Error> {
         .and_then(|mut s| {
             s.query_row([], |row| {
                 Ok(Meta {
-                    current: row.get(1)?,
-                    compacted: row.get(2)?,
-                    compact_progress: row.get(3)?,
+                    compacted: row.get(1)?,
+                    compact_progress: row.get(2)?,
                 })
             })
         })

@@ -1,39 +1,60 @@
-//! Reads: a pool of connections used from blocking tasks. Each multi-statement read runs in
-//! one read transaction, so it sees a single snapshot of the log and of `meta`.
+//! Reads: keys are looked up in the in-memory index, values fetched by revision on a pool of
+//! connections in blocking tasks.
+//!
+//! A value can vanish between the index lookup and the fetch only if compaction removed it,
+//! which happens only to versions older than the compacted revision: the read then fails with
+//! [`Error::Compacted`] if it asked for such a revision, and is retried otherwise (a `get`
+//! that raced with an update and a compaction).
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLockReadGuard};
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use rusqlite::{Connection, OptionalExtension};
 
-use super::{Meta, key_from_blob, key_range, open_connection, read_meta, schema};
+use super::{Meta, SharedIndex, key_from_blob, key_range, open_connection, read_meta, schema};
+use crate::store::index::KeyIndex;
 use crate::store::watch::History;
 use crate::store::{Error, Event, EventKind, KeyValue, ListRequest, ListResponse, Revision};
 
 /// Idle connections kept for reuse; more are opened under load and closed afterwards.
 const IDLE_READERS: usize = 4;
+/// Attempts of a read that keeps racing with compaction.
+const ATTEMPTS: usize = 3;
 
 #[derive(Clone)]
 pub(super) struct Readers {
     path: Arc<PathBuf>,
     idle: Arc<Mutex<Vec<Connection>>>,
+    index: SharedIndex,
+}
+
+/// A key found in the index, waiting for its value.
+struct Wanted {
+    key: String,
+    revision: Revision,
+    create_revision: Revision,
 }
 
 impl Readers {
-    pub(super) fn new(path: PathBuf) -> Self {
+    pub(super) fn new(path: PathBuf, index: SharedIndex) -> Self {
         Readers {
             path: Arc::new(path),
             idle: Arc::new(Mutex::new(Vec::new())),
+            index,
         }
+    }
+
+    pub(super) fn index(&self) -> RwLockReadGuard<'_, KeyIndex<()>> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Runs `read` on a pooled connection in a blocking task.
     async fn with<T, F>(&self, read: F) -> Result<T, Error>
     where
         T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, Error> + Send + 'static,
+        F: FnOnce(&Readers, &mut Connection) -> Result<T, Error> + Send + 'static,
     {
         let this = self.clone();
         tokio::task::spawn_blocking(move || {
@@ -47,7 +68,7 @@ impl Readers {
                     conn
                 }
             };
-            let result = read(&mut conn);
+            let result = read(&this, &mut conn);
             let mut idle = this.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < IDLE_READERS {
                 idle.push(conn);
@@ -59,115 +80,94 @@ impl Readers {
     }
 
     pub(super) async fn meta(&self) -> Result<Meta, Error> {
-        self.with(|conn| read_meta(conn)).await
+        self.with(|_, conn| read_meta(conn)).await
     }
 
     pub(super) async fn get(&self, key: &str) -> Result<Option<KeyValue>, Error> {
         let key = key.to_string();
-        self.with(move |conn| {
-            let row = conn
-                .prepare_cached(schema::LATEST)
-                .and_then(|mut s| {
-                    s.query_row([key.as_bytes()], |row| {
-                        Ok((
-                            row.get::<_, i64>(0)?,
-                            row.get::<_, i64>(1)?,
-                            row.get::<_, bool>(2)?,
-                            row.get::<_, Option<Vec<u8>>>(3)?,
-                        ))
-                    })
-                    .optional()
-                })
-                .map_err(|e| Error::backend("get", e))?;
-            Ok(match row {
-                Some((rev, create_rev, false, value)) => Some(KeyValue {
-                    key,
-                    value: Bytes::from(value.unwrap_or_default()),
-                    create_revision: create_rev,
-                    mod_revision: rev,
-                }),
-                _ => None,
-            })
+        self.with(move |this, conn| {
+            for _ in 0..ATTEMPTS {
+                let wanted = this.index().latest(&key).map(|f| Wanted {
+                    key: key.clone(),
+                    revision: f.revision,
+                    create_revision: f.create_revision,
+                });
+                let Some(wanted) = wanted else {
+                    return Ok(None);
+                };
+                if let Some(kv) = fetch(conn, wanted)? {
+                    return Ok(Some(kv));
+                }
+            }
+            Err(Error::backend(
+                "get",
+                format!("{key} kept changing under compaction"),
+            ))
         })
         .await
     }
 
     pub(super) async fn list(&self, request: ListRequest) -> Result<ListResponse, Error> {
-        self.with(move |conn| {
-            let tx = conn
-                .transaction()
-                .map_err(|e| Error::backend("begin list", e))?;
-            let meta = read_meta(&tx)?;
-            let revision = request.revision.unwrap_or(meta.current);
-            check_revision(&meta, revision)?;
-            let (mut start, end) = key_range(&request.prefix);
-            if let Some(after) = &request.start_after {
-                // The smallest key after `after` is `after` followed by a zero byte.
-                let mut next = after.as_bytes().to_vec();
-                next.push(0);
-                start = start.max(next);
-            }
-            let limit = request.limit.unwrap_or(usize::MAX);
-            let mut latest = tx
-                .prepare_cached(schema::LIST_LATEST)
-                .map_err(|e| Error::backend("list", e))?;
-            let mut value_of = tx
-                .prepare_cached(schema::ROW_VALUE)
-                .map_err(|e| Error::backend("list", e))?;
-            let mut rows = latest
-                .query((start, end, revision))
-                .map_err(|e| Error::backend("list", e))?;
-            let mut kvs = Vec::new();
-            let mut count = 0u64;
-            while let Some(row) = rows.next().map_err(|e| Error::backend("list", e))? {
-                let deleted: bool = row.get(2).map_err(|e| Error::backend("list", e))?;
-                if deleted {
-                    continue;
+        self.with(move |this, conn| {
+            'attempt: for _ in 0..ATTEMPTS {
+                let (wanted, count, revision) = {
+                    let index = this.index();
+                    let page = index.list(
+                        &request.prefix,
+                        request.start_after.as_deref(),
+                        request.revision,
+                        request.limit,
+                    )?;
+                    let wanted: Vec<Wanted> = page
+                        .found
+                        .iter()
+                        .map(|f| Wanted {
+                            key: f.key.to_string(),
+                            revision: f.revision,
+                            create_revision: f.create_revision,
+                        })
+                        .collect();
+                    (wanted, page.count, page.revision)
+                };
+                let tx = conn
+                    .transaction()
+                    .map_err(|e| Error::backend("begin list", e))?;
+                let mut kvs = Vec::with_capacity(wanted.len());
+                for w in wanted {
+                    match fetch(&tx, w)? {
+                        Some(kv) => kvs.push(kv),
+                        None => {
+                            this.index().check_revision(revision)?;
+                            continue 'attempt;
+                        }
+                    }
                 }
-                count += 1;
-                if kvs.len() >= limit {
-                    continue;
-                }
-                let key: Vec<u8> = row.get(0).map_err(|e| Error::backend("list", e))?;
-                let rev: i64 = row.get(1).map_err(|e| Error::backend("list", e))?;
-                let (create_revision, value) = value_of
-                    .query_row([rev], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?))
-                    })
-                    .map_err(|e| Error::backend("list", e))?;
-                kvs.push(KeyValue {
-                    key: key_from_blob(key)?,
-                    value: Bytes::from(value.unwrap_or_default()),
-                    create_revision,
-                    mod_revision: rev,
+                let more = count > kvs.len() as u64;
+                return Ok(ListResponse {
+                    kvs,
+                    revision,
+                    count,
+                    more,
                 });
             }
-            let more = count > kvs.len() as u64;
-            Ok(ListResponse {
-                kvs,
-                revision,
-                count,
-                more,
-            })
+            Err(Error::backend("list", "kept racing with compaction"))
         })
         .await
     }
 }
 
-fn check_revision(meta: &Meta, revision: Revision) -> Result<(), Error> {
-    if revision < meta.compacted {
-        return Err(Error::Compacted {
-            requested: revision,
-            compacted: meta.compacted,
-        });
-    }
-    if revision > meta.current {
-        return Err(Error::FutureRevision {
-            requested: revision,
-            current: meta.current,
-        });
-    }
-    Ok(())
+/// The value of a row found in the index; `None` if compaction removed it meanwhile.
+fn fetch(conn: &Connection, wanted: Wanted) -> Result<Option<KeyValue>, Error> {
+    let value: Option<Option<Vec<u8>>> = conn
+        .prepare_cached(schema::ROW_VALUE)
+        .and_then(|mut s| s.query_row([wanted.revision], |r| r.get(0)).optional())
+        .map_err(|e| Error::backend("read value", e))?;
+    Ok(value.map(|value| KeyValue {
+        key: wanted.key,
+        value: Bytes::from(value.unwrap_or_default()),
+        create_revision: wanted.create_revision,
+        mod_revision: wanted.revision,
+    }))
 }
 
 #[async_trait]
@@ -178,13 +178,20 @@ impl History for Readers {
         after: Revision,
         limit: usize,
     ) -> Result<Vec<Event>, Error> {
+        self.index().check_revision(after)?;
         let prefix = prefix.to_string();
-        self.with(move |conn| {
+        self.with(move |_, conn| {
             let tx = conn
                 .transaction()
                 .map_err(|e| Error::backend("begin watch replay", e))?;
+            // Checked again in the read's own snapshot: compaction may have moved on.
             let meta = read_meta(&tx)?;
-            check_revision(&meta, after)?;
+            if after < meta.compacted {
+                return Err(Error::Compacted {
+                    requested: after,
+                    compacted: meta.compacted,
+                });
+            }
             let (start, end) = key_range(&prefix);
             let mut stmt = tx
                 .prepare_cached(schema::EVENTS_AFTER)

@@ -1,11 +1,14 @@
 //! The SQLite schema and every statement the store runs. The only file with SQL in it.
 //!
-//! One append-only table `log` holds every write: its revision is the primary key, so the
-//! log is also the watch history. A delete is a row with `deleted = 1` and no value, pointing
-//! at the row it deleted through `prev_rev`. The index on `(key, rev, deleted)` answers "the
-//! latest row of each key at revision R" from the index alone. Compaction removes the rows
-//! that a later row at or before the compacted revision superseded, and deletes themselves.
-//! `meta` holds the current and compacted revisions and how far compaction got.
+//! One append-only table `log` holds every write: its revision is the primary key, so new
+//! rows land on the last page and a commit writes little more than the bytes of its values.
+//! A delete is a row with `deleted = 1` and no value, pointing at the row it deleted through
+//! `prev_rev`; an update points at the row it replaced the same way. There is deliberately no
+//! index on `key`: the key index lives in memory (`store/index.rs`), rebuilt from this table at
+//! open, so that commits touch no scattered index pages (SD cards wear by pages written).
+//! Compaction removes the rows that a later row at or before the compacted revision
+//! superseded, and deletes themselves. `meta` holds the compacted revision and how far the
+//! removal got; it is written only by compaction.
 
 /// Applied to every connection.
 pub const CONNECTION_PRAGMAS: &str = "
@@ -17,8 +20,14 @@ PRAGMA journal_size_limit = 33554432;
 PRAGMA wal_autocheckpoint = 2000;
 ";
 
-/// Must run before the first table exists: lets `incremental_vacuum` return free pages.
-pub const CREATE_PRAGMAS: &str = "PRAGMA auto_vacuum = INCREMENTAL;";
+/// Must run before the first table exists. No auto-vacuum: its pointer-map pages would be
+/// rewritten by every commit that grows the file. Pages freed by compaction are reused by
+/// later writes, and [`VACUUM`] at open returns them when most of the file is free.
+pub const CREATE_PRAGMAS: &str = "PRAGMA auto_vacuum = NONE;";
+
+/// Rewrites the file without its free pages. In WAL mode the file shrinks only when the
+/// rewrite is checkpointed, hence the checkpoint.
+pub const VACUUM: &str = "VACUUM; PRAGMA wal_checkpoint(TRUNCATE);";
 
 pub const SCHEMA_VERSION: i64 = 1;
 
@@ -26,7 +35,6 @@ pub const CREATE_SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     schema_version INTEGER NOT NULL,
-    current_rev INTEGER NOT NULL,
     compact_rev INTEGER NOT NULL,
     compact_progress INTEGER NOT NULL
 );
@@ -38,32 +46,24 @@ CREATE TABLE IF NOT EXISTS log (
     deleted INTEGER NOT NULL,
     value BLOB
 );
-CREATE INDEX IF NOT EXISTS log_key_rev ON log (key, rev, deleted);
 ";
 
-pub const INIT_META: &str = "INSERT OR IGNORE INTO meta (id, schema_version, current_rev, compact_rev, compact_progress) VALUES (1, ?1, ?2, 0, 0)";
+pub const INIT_META: &str = "INSERT OR IGNORE INTO meta (id, schema_version, compact_rev, compact_progress) VALUES (1, ?1, 0, 0)";
 
 pub const READ_META: &str =
-    "SELECT schema_version, current_rev, compact_rev, compact_progress FROM meta WHERE id = 1";
-
-pub const SET_CURRENT: &str = "UPDATE meta SET current_rev = ?1 WHERE id = 1";
+    "SELECT schema_version, compact_rev, compact_progress FROM meta WHERE id = 1";
 
 pub const SET_COMPACT: &str = "UPDATE meta SET compact_rev = ?1 WHERE id = 1";
 
 pub const SET_COMPACT_PROGRESS: &str = "UPDATE meta SET compact_progress = ?1 WHERE id = 1";
 
-/// The latest row of a key: `rev, create_rev, deleted, value`.
-pub const LATEST: &str =
-    "SELECT rev, create_rev, deleted, value FROM log WHERE key = ?1 ORDER BY rev DESC LIMIT 1";
+/// Every row in revision order, for rebuilding the key index: `rev, key, create_rev, deleted`.
+pub const LOAD_INDEX: &str = "SELECT rev, key, create_rev, deleted FROM log ORDER BY rev";
 
 pub const INSERT: &str = "INSERT INTO log (rev, key, create_rev, prev_rev, deleted, value) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
 
-/// For each key in `[?1, ?2)`, its latest row at or before revision `?3`: `key, rev, deleted`.
-/// SQLite fills the bare column `deleted` from the row holding `MAX(rev)`.
-pub const LIST_LATEST: &str = "SELECT key, MAX(rev), deleted FROM log WHERE key >= ?1 AND key < ?2 AND rev <= ?3 GROUP BY key ORDER BY key";
-
-/// The value of one row: `create_rev, value`.
-pub const ROW_VALUE: &str = "SELECT create_rev, value FROM log WHERE rev = ?1";
+/// The value of one row.
+pub const ROW_VALUE: &str = "SELECT value FROM log WHERE rev = ?1";
 
 /// Events after revision `?1` for keys in `[?2, ?3)`, with the row each one replaced.
 pub const EVENTS_AFTER: &str = "
@@ -81,3 +81,5 @@ pub const DELETE_ROW: &str = "DELETE FROM log WHERE rev = ?1";
 pub const FREE_PAGES: &str = "PRAGMA freelist_count";
 
 pub const PAGE_COUNT: &str = "PRAGMA page_count";
+
+pub const PAGE_SIZE: &str = "PRAGMA page_size";

@@ -2,14 +2,16 @@
 //!
 //! It takes the first queued request, then everything else already queued (up to
 //! [`MAX_BATCH`]), applies them in order in one transaction and commits once: one fsync for the
-//! whole group. Only after the commit does it publish the batch's events and answer the
-//! writers, so an acknowledged write is durable and already visible to watches. A request
-//! whose precondition fails (exists, missing, conflict) writes nothing and does not disturb
-//! the others; a database failure fails the whole group, which is rolled back.
+//! whole group. Only after the commit does it record the writes in the key index, publish the
+//! batch's events and answer the writers, so an acknowledged write is durable and already
+//! visible to reads and watches. A request whose precondition fails (exists, missing,
+//! conflict) writes nothing and does not disturb the others; a database failure fails the
+//! whole group, which is rolled back.
 //!
-//! Between groups, and whenever it is idle, the writer advances compaction one chunk at a
+//! Between groups, and whenever it is idle, the writer removes compacted rows one chunk at a
 //! time, in small transactions, so neither writers nor readers ever wait long for it.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use bytes::Bytes;
@@ -17,16 +19,15 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 use tracing::{debug, warn};
 
-use super::{Meta, read_meta, schema};
+use super::{Meta, SharedIndex, schema};
+use crate::store::index::{KeyIndex, Version};
 use crate::store::watch::EventHub;
-use crate::store::{Error, Event, EventKind, KeyValue, Revision};
+use crate::store::{Error, Event, EventKind, KeyValue, Revision, check_expected};
 
 /// Most requests committed together.
 const MAX_BATCH: usize = 1024;
 /// Log rows examined per compaction transaction.
 const COMPACT_CHUNK: i64 = 1000;
-/// Pages returned to the file system per vacuum transaction.
-const VACUUM_CHUNK: i64 = 512;
 
 pub(super) enum Op {
     Create {
@@ -58,48 +59,46 @@ pub(super) struct Request {
 pub(super) struct Writer {
     conn: Connection,
     hub: EventHub,
+    index: SharedIndex,
+    /// The compaction state on disk.
     meta: Meta,
-    /// Set when compaction finished and free pages may be worth returning.
-    vacuum_due: bool,
 }
 
-/// The latest row of a key, as the writer needs it.
-struct Latest {
-    rev: Revision,
-    create_rev: Revision,
-    deleted: bool,
-    value: Bytes,
+/// A batch in progress: its revision counter and what it wrote so far, which later requests
+/// of the same batch must see before the index does.
+struct Batch<'a> {
+    index: &'a KeyIndex<()>,
+    current: Revision,
+    compacted: Revision,
+    written: HashMap<String, Version<()>>,
+    events: Vec<Event>,
 }
 
-impl Latest {
-    fn into_kv(self, key: &str) -> KeyValue {
-        KeyValue {
-            key: key.to_string(),
-            value: self.value,
-            create_revision: self.create_rev,
-            mod_revision: self.rev,
+impl Batch<'_> {
+    /// The key's latest version: `(revision, create_revision, live)`.
+    fn latest(&self, key: &str) -> Option<(Revision, Revision, bool)> {
+        match self.written.get(key) {
+            Some(v) => Some((v.revision, v.create_revision, v.value.is_some())),
+            None => self
+                .index
+                .latest(key)
+                .map(|f| (f.revision, f.create_revision, true)),
         }
     }
 }
 
-enum Applied {
-    Event(Event),
-    Compacted,
-}
-
 impl Writer {
-    pub(super) fn new(conn: Connection, hub: EventHub) -> Result<Self, Error> {
-        let meta = read_meta(&conn)?;
-        Ok(Writer {
+    pub(super) fn new(conn: Connection, hub: EventHub, index: SharedIndex, meta: Meta) -> Self {
+        Writer {
             conn,
             hub,
+            index,
             meta,
-            vacuum_due: true,
-        })
+        }
     }
 
     fn maintenance_due(&self) -> bool {
-        self.meta.compact_progress < self.meta.compacted || self.vacuum_due
+        self.meta.compact_progress < self.meta.compacted
     }
 
     /// Serves the queue until every sender is gone.
@@ -137,39 +136,44 @@ impl Writer {
         }
     }
 
-    fn commit(&mut self, batch: Vec<Request>) {
+    fn commit(&mut self, requests: Vec<Request>) {
         let (ops, senders): (Vec<Op>, Vec<oneshot::Sender<Reply>>) =
-            batch.into_iter().map(|r| (r.op, r.reply)).unzip();
-        let mut meta = self.meta;
-        let mut events = Vec::new();
+            requests.into_iter().map(|r| (r.op, r.reply)).unzip();
+        let shared = self.index.clone();
+        // Only this thread changes the index, so reading it across the commit is consistent.
+        let index = shared.read().unwrap_or_else(|e| e.into_inner());
+        let mut batch = Batch {
+            current: index.current(),
+            compacted: index.compacted(),
+            index: &index,
+            written: HashMap::new(),
+            events: Vec::new(),
+        };
         let outcome = (|| -> rusqlite::Result<Vec<Reply>> {
             let tx = self.conn.transaction()?;
             let mut replies = Vec::with_capacity(ops.len());
             for op in &ops {
-                replies.push(match apply(&tx, &mut meta, op)? {
-                    Ok(Applied::Event(event)) => {
-                        let kv = event.kv.clone();
-                        events.push(event);
-                        Ok(Some(kv))
-                    }
-                    Ok(Applied::Compacted) => Ok(None),
-                    Err(error) => Err(error),
-                });
+                replies.push(apply(&tx, &mut batch, op)?);
             }
-            if meta.current != self.meta.current {
-                tx.prepare_cached(schema::SET_CURRENT)?
-                    .execute([meta.current])?;
-            }
-            if meta.compacted != self.meta.compacted {
+            if batch.compacted != self.meta.compacted {
                 tx.prepare_cached(schema::SET_COMPACT)?
-                    .execute([meta.compacted])?;
+                    .execute([batch.compacted])?;
             }
             tx.commit()?;
             Ok(replies)
         })();
+        let (events, compacted) = (batch.events, batch.compacted);
+        drop(index);
         match outcome {
             Ok(replies) => {
-                self.meta = meta;
+                {
+                    let mut index = shared.write().unwrap_or_else(|e| e.into_inner());
+                    for event in &events {
+                        index.record(&event.kv.key, version_of(event));
+                    }
+                    index.compact(compacted);
+                }
+                self.meta.compacted = compacted;
                 self.hub.publish(events);
                 for (sender, reply) in senders.into_iter().zip(replies) {
                     let _ = sender.send(reply);
@@ -184,16 +188,10 @@ impl Writer {
         }
     }
 
-    /// One step of background work: a compaction chunk, or a vacuum chunk.
+    /// One step of background work: a chunk of compaction.
     fn maintain(&mut self) {
-        let result = if self.meta.compact_progress < self.meta.compacted {
-            self.compact_chunk()
-        } else {
-            self.vacuum_chunk()
-        };
-        if let Err(error) = result {
-            warn!(%error, "datastore maintenance failed; it will be retried");
-            self.vacuum_due = false;
+        if let Err(error) = self.compact_chunk() {
+            warn!(%error, "datastore compaction failed; it will be retried");
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
@@ -244,104 +242,72 @@ impl Writer {
         })();
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.meta.compact_progress = result?;
-        if self.meta.compact_progress >= self.meta.compacted {
-            self.vacuum_due = true;
-        }
         Ok(())
     }
+}
 
-    /// Returns free pages to the file system once they are a quarter of the file.
-    fn vacuum_chunk(&mut self) -> rusqlite::Result<()> {
-        let free: i64 = self.conn.query_row(schema::FREE_PAGES, [], |r| r.get(0))?;
-        let total: i64 = self.conn.query_row(schema::PAGE_COUNT, [], |r| r.get(0))?;
-        if free < VACUUM_CHUNK || free * 4 < total {
-            self.vacuum_due = false;
-            return Ok(());
-        }
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let result = self
-            .conn
-            .execute_batch(&format!("PRAGMA incremental_vacuum({VACUUM_CHUNK});"));
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        result
+fn version_of(event: &Event) -> Version<()> {
+    Version {
+        revision: event.kv.mod_revision,
+        create_revision: event.kv.create_revision,
+        value: (event.kind != EventKind::Delete).then_some(()),
     }
 }
 
-fn latest(tx: &Transaction<'_>, key: &str) -> rusqlite::Result<Option<Latest>> {
-    tx.prepare_cached(schema::LATEST)?
-        .query_row([key.as_bytes()], |row| {
-            Ok(Latest {
-                rev: row.get(0)?,
-                create_rev: row.get(1)?,
-                deleted: row.get(2)?,
-                value: Bytes::from(row.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default()),
-            })
-        })
-        .optional()
+/// The value of a row written earlier (in this batch or before).
+fn value_at(tx: &Transaction<'_>, rev: Revision) -> rusqlite::Result<Bytes> {
+    let value: Option<Option<Vec<u8>>> = tx
+        .prepare_cached(schema::ROW_VALUE)?
+        .query_row([rev], |row| row.get(0))
+        .optional()?;
+    Ok(Bytes::from(value.flatten().unwrap_or_default()))
 }
 
-fn insert(
-    tx: &Transaction<'_>,
-    rev: Revision,
-    key: &str,
-    create_rev: Revision,
-    prev_rev: Revision,
-    value: Option<&[u8]>,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(schema::INSERT)?.execute((
-        rev,
-        key.as_bytes(),
-        create_rev,
-        prev_rev,
-        value.is_none(),
-        value,
-    ))?;
-    Ok(())
-}
-
-/// The key's live value, or the error a write that needs one gets.
-fn existing(
-    tx: &Transaction<'_>,
-    key: &str,
-    expected: Option<Revision>,
-) -> rusqlite::Result<Result<KeyValue, Error>> {
-    let current = match latest(tx, key)? {
-        Some(row) if !row.deleted => row.into_kv(key),
-        _ => {
-            return Ok(Err(Error::NotFound {
-                key: key.to_string(),
-            }));
-        }
-    };
-    Ok(match expected {
-        Some(expected) if expected != current.mod_revision => Err(Error::Conflict {
+/// The key's live value, read through the batch.
+fn live(tx: &Transaction<'_>, batch: &Batch<'_>, key: &str) -> rusqlite::Result<Option<KeyValue>> {
+    match batch.latest(key) {
+        Some((rev, create_rev, true)) => Ok(Some(KeyValue {
             key: key.to_string(),
-            expected,
-            current,
-        }),
-        _ => Ok(current),
-    })
+            value: value_at(tx, rev)?,
+            create_revision: create_rev,
+            mod_revision: rev,
+        })),
+        _ => Ok(None),
+    }
 }
 
-/// Applies one request inside the batch's transaction. The outer `Result` is a database
-/// failure (the batch fails); the inner one is this request's own answer.
-fn apply(
-    tx: &Transaction<'_>,
-    meta: &mut Meta,
-    op: &Op,
-) -> rusqlite::Result<Result<Applied, Error>> {
-    let rev = meta.current + 1;
+/// Writes an event's row and records it in the batch.
+fn insert(tx: &Transaction<'_>, batch: &mut Batch<'_>, event: Event) -> rusqlite::Result<Reply> {
+    let kv = &event.kv;
+    let deleted = event.kind == EventKind::Delete;
+    let prev_rev = event.prev.as_ref().map_or(0, |p| p.mod_revision);
+    tx.prepare_cached(schema::INSERT)?.execute((
+        kv.mod_revision,
+        kv.key.as_bytes(),
+        kv.create_revision,
+        prev_rev,
+        deleted,
+        (!deleted).then_some(kv.value.as_ref()),
+    ))?;
+    batch.current = kv.mod_revision;
+    batch.written.insert(kv.key.clone(), version_of(&event));
+    let reply = Ok(Some(kv.clone()));
+    batch.events.push(event);
+    Ok(reply)
+}
+
+/// Applies one request inside the batch's transaction. The `Err` is a database failure (the
+/// batch fails); the `Reply` is this request's own answer.
+fn apply(tx: &Transaction<'_>, batch: &mut Batch<'_>, op: &Op) -> rusqlite::Result<Reply> {
+    let rev = batch.current + 1;
     let event = match op {
         Op::Create { key, value } => {
-            if let Some(row) = latest(tx, key)?
-                && !row.deleted
-            {
+            if let Some(current) = live(tx, batch, key)? {
                 return Ok(Err(Error::AlreadyExists {
                     key: key.clone(),
-                    current: row.into_kv(key),
+                    current,
                 }));
             }
-            insert(tx, rev, key, rev, 0, Some(value))?;
             Event {
                 kind: EventKind::Create,
                 kv: KeyValue {
@@ -358,18 +324,10 @@ fn apply(
             value,
             expected,
         } => {
-            let current = match existing(tx, key, Some(*expected))? {
+            let current = match check_expected(key, live(tx, batch, key)?, Some(*expected)) {
                 Ok(current) => current,
                 Err(error) => return Ok(Err(error)),
             };
-            insert(
-                tx,
-                rev,
-                key,
-                current.create_revision,
-                current.mod_revision,
-                Some(value),
-            )?;
             Event {
                 kind: EventKind::Update,
                 kv: KeyValue {
@@ -382,18 +340,10 @@ fn apply(
             }
         }
         Op::Delete { key, expected } => {
-            let current = match existing(tx, key, *expected)? {
+            let current = match check_expected(key, live(tx, batch, key)?, *expected) {
                 Ok(current) => current,
                 Err(error) => return Ok(Err(error)),
             };
-            insert(
-                tx,
-                rev,
-                key,
-                current.create_revision,
-                current.mod_revision,
-                None,
-            )?;
             Event {
                 kind: EventKind::Delete,
                 kv: KeyValue {
@@ -404,16 +354,15 @@ fn apply(
             }
         }
         Op::Compact { revision } => {
-            if *revision > meta.current {
+            if *revision > batch.current {
                 return Ok(Err(Error::FutureRevision {
                     requested: *revision,
-                    current: meta.current,
+                    current: batch.current,
                 }));
             }
-            meta.compacted = meta.compacted.max(*revision);
-            return Ok(Ok(Applied::Compacted));
+            batch.compacted = batch.compacted.max(*revision);
+            return Ok(Ok(None));
         }
     };
-    meta.current = rev;
-    Ok(Ok(Applied::Event(event)))
+    insert(tx, batch, event)
 }

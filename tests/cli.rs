@@ -1,0 +1,268 @@
+//! The `kedge` executable as a user runs it: help, version, errors, config file precedence,
+//! and a server that starts, holds its datastore and stops cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn kedge() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kedge"));
+    // Keep the host's config and environment out of the tests.
+    command
+        .env_remove("KEDGE_CONFIG_FILE")
+        .env_remove("KEDGE_TOKEN")
+        .env_remove("KEDGE_URL")
+        .env_remove("KEDGE_DATA_DIR")
+        .env("KEDGE_LOG", "info");
+    command
+}
+
+fn run(args: &[&str]) -> Output {
+    kedge().args(args).output().unwrap()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let output = run(&["--version"]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output).trim(),
+        format!("kedge {}", env!("CARGO_PKG_VERSION"))
+    );
+
+    let output = run(&["server", "--help"]);
+    assert!(output.status.success());
+    let help = stdout(&output);
+    for flag in [
+        "--data-dir",
+        "--https-listen-port",
+        "--bind-address",
+        "--advertise-address",
+        "--tls-san",
+        "--write-kubeconfig",
+        "--write-kubeconfig-mode",
+        "--disable-agent",
+        "--node-name",
+        "--node-ip",
+        "--node-label",
+        "--node-taint",
+        "--cluster-cidr",
+        "--service-cidr",
+        "--cluster-dns",
+        "--cluster-domain",
+        "--token",
+        "--server",
+        "--datastore-endpoint",
+        "--disable",
+        "--config",
+    ] {
+        assert!(help.contains(flag), "kedge server --help lacks {flag}");
+    }
+    assert!(help.contains("KEDGE_TOKEN"));
+
+    let output = run(&["agent", "--help"]);
+    assert!(output.status.success());
+    let help = stdout(&output);
+    for flag in [
+        "--server",
+        "--token",
+        "--node-name",
+        "--node-label",
+        "--data-dir",
+        "KEDGE_URL",
+    ] {
+        assert!(help.contains(flag), "kedge agent --help lacks {flag}");
+    }
+}
+
+#[test]
+fn errors_are_one_clear_line() {
+    let output = run(&["agent", "--config", "/dev/null"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stderr(&output).contains("pass --server https://HOST:6443 or set KEDGE_URL"));
+
+    let output = run(&[
+        "server",
+        "--config",
+        "/dev/null",
+        "--cluster-cidr",
+        "banana",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("invalid --cluster-cidr \"banana\""),
+        "{}",
+        stderr(&output)
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    std::fs::write(&config, "write-kubeconfig-mode: \"644\"\nnodename: x\n").unwrap();
+    let output = run(&["server", "--config", config.to_str().unwrap()]);
+    assert_eq!(output.status.code(), Some(2));
+    let message = stderr(&output);
+    assert!(message.contains("unknown key \"nodename\""), "{message}");
+    assert_eq!(message.trim().lines().count(), 1, "{message}");
+
+    let output = run(&["sever"]);
+    assert_eq!(output.status.code(), Some(2));
+}
+
+/// A running server: killed on drop if the test did not stop it.
+struct Server {
+    child: Child,
+    log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
+        let mut child = kedge()
+            .arg("server")
+            .args(args)
+            .envs(envs.iter().copied())
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let (tx, log) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        Server { child, log }
+    }
+
+    /// Log lines until one contains `needle`.
+    fn wait_for(&self, needle: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        while Instant::now() < deadline {
+            if let Ok(line) = self.log.recv_timeout(Duration::from_millis(100)) {
+                let done = line.contains(needle);
+                seen.push(line);
+                if done {
+                    return seen;
+                }
+            }
+        }
+        panic!("server never logged {needle:?}; log so far: {seen:#?}");
+    }
+
+    fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not stop within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn server_opens_its_datastore_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_arg = data.to_str().unwrap();
+    let server = Server::start(
+        &[
+            "--config",
+            "/dev/null",
+            "--data-dir",
+            data_arg,
+            "--tls-san",
+            "example.com",
+        ],
+        &[],
+    );
+    let log = server.wait_for("datastore ready").join("\n");
+    assert!(
+        log.contains("--tls-san is set but the API server is not implemented yet"),
+        "{log}"
+    );
+    assert!(data.join("server/db/state.db").exists());
+
+    // A second server on the same data dir is refused with a reason.
+    let output = run(&["server", "--config", "/dev/null", "--data-dir", data_arg]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr(&output).contains("in use by another process"),
+        "{}",
+        stderr(&output)
+    );
+
+    let status = server.stop();
+    assert!(status.success(), "server exited with {status}");
+}
+
+#[test]
+fn config_file_beats_environment_and_flags_beat_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.yaml");
+    let from_file = dir.path().join("from-file");
+    let from_env = dir.path().join("from-env");
+    let from_flag = dir.path().join("from-flag");
+    std::fs::write(&config, format!("data-dir: {}\n", from_file.display())).unwrap();
+    let env = [("KEDGE_DATA_DIR", from_env.to_str().unwrap())];
+
+    let server = Server::start(&["--config", config.to_str().unwrap()], &env);
+    server.wait_for("datastore ready");
+    assert!(server.stop().success());
+    assert!(
+        db_exists(&from_file) && !db_exists(&from_env),
+        "the file must win over the environment, as in k3s"
+    );
+
+    let server = Server::start(
+        &[
+            "--config",
+            config.to_str().unwrap(),
+            "-d",
+            from_flag.to_str().unwrap(),
+        ],
+        &env,
+    );
+    server.wait_for("datastore ready");
+    assert!(server.stop().success());
+    assert!(db_exists(&from_flag) && !db_exists(&from_env));
+
+    // KEDGE_CONFIG_FILE names the file too.
+    let server = Server::start(&[], &[("KEDGE_CONFIG_FILE", config.to_str().unwrap())]);
+    let log = server.wait_for("datastore ready").join("\n");
+    assert!(log.contains(&from_file.display().to_string()), "{log}");
+    assert!(server.stop().success());
+}
+
+fn db_exists(data_dir: &Path) -> bool {
+    data_dir.join("server/db/state.db").exists()
+}
