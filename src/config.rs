@@ -240,7 +240,7 @@ impl NodeConfig {
     fn from_args(args: &NodeArgs) -> Result<Self, ConfigError> {
         let name = match &args.node_name {
             Some(name) => name.clone(),
-            None => hostname().to_lowercase(),
+            None => crate::host::hostname().to_lowercase(),
         };
         if !is_dns_subdomain(&name) {
             return Err(invalid(
@@ -281,12 +281,7 @@ impl NodeConfig {
 /// Flags that parse and validate but whose feature is not built yet, with what they await.
 /// Start-up names each one the user set, so that no setting is silently ignored.
 const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
-    ("bind-address", "the API server"),
-    ("https-listen-port", "the API server"),
-    ("advertise-address", "the API server"),
-    ("tls-san", "the API server"),
-    ("write-kubeconfig", "the API server"),
-    ("write-kubeconfig-mode", "the API server"),
+    ("advertise-address", "control planes of several servers"),
     ("token", "joining agents"),
     ("token-file", "joining agents"),
     ("server", "control planes of several servers"),
@@ -465,14 +460,6 @@ fn parse_taint(value: &str) -> Result<Taint, ConfigError> {
         value: val.into(),
         effect: effect.into(),
     })
-}
-
-fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .ok()
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// RFC 1123 subdomain, as Kubernetes checks object names.

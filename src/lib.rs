@@ -8,9 +8,13 @@
 //! - [`agent`]: `kedge agent`, a node.
 
 pub mod agent;
+pub mod api;
 pub mod cli;
 pub mod config;
+pub mod host;
+pub mod kubeconfig;
 pub mod paths;
+pub mod pki;
 pub mod server;
 pub mod store;
 

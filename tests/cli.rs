@@ -123,10 +123,23 @@ struct Server {
     log: std::sync::mpsc::Receiver<String>,
 }
 
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 impl Server {
+    /// Starts `kedge server` on a free port, writing its kubeconfig into `dir`.
     fn start(args: &[&str], envs: &[(&str, &str)]) -> Server {
+        let kubeconfig = std::env::temp_dir().join(format!("kedge-cli-test-{}.yaml", free_port()));
         let mut child = kedge()
             .arg("server")
+            .args(["--https-listen-port", &free_port().to_string()])
+            .args(["--write-kubeconfig", kubeconfig.to_str().unwrap()])
             .args(args)
             .envs(envs.iter().copied())
             .stderr(Stdio::piped())
@@ -200,20 +213,28 @@ fn server_opens_its_datastore_and_stops_on_sigterm() {
             "/dev/null",
             "--data-dir",
             data_arg,
-            "--tls-san",
-            "example.com",
+            "--node-taint",
+            "a=b:NoSchedule",
         ],
         &[],
     );
-    let log = server.wait_for("datastore ready").join("\n");
+    let log = server.wait_for("kedge server is ready").join("\n");
     assert!(
-        log.contains("--tls-san is set but the API server is not implemented yet"),
+        log.contains("--node-taint is set but the node agent is not implemented yet"),
         "{log}"
     );
     assert!(data.join("server/db/state.db").exists());
 
     // A second server on the same data dir is refused with a reason.
-    let output = run(&["server", "--config", "/dev/null", "--data-dir", data_arg]);
+    let output = run(&[
+        "server",
+        "--config",
+        "/dev/null",
+        "--data-dir",
+        data_arg,
+        "--https-listen-port",
+        &free_port().to_string(),
+    ]);
     assert_eq!(output.status.code(), Some(1));
     assert!(
         stderr(&output).contains("in use by another process"),
@@ -236,7 +257,7 @@ fn config_file_beats_environment_and_flags_beat_both() {
     let env = [("KEDGE_DATA_DIR", from_env.to_str().unwrap())];
 
     let server = Server::start(&["--config", config.to_str().unwrap()], &env);
-    server.wait_for("datastore ready");
+    server.wait_for("kedge server is ready");
     assert!(server.stop().success());
     assert!(
         db_exists(&from_file) && !db_exists(&from_env),
@@ -252,13 +273,13 @@ fn config_file_beats_environment_and_flags_beat_both() {
         ],
         &env,
     );
-    server.wait_for("datastore ready");
+    server.wait_for("kedge server is ready");
     assert!(server.stop().success());
     assert!(db_exists(&from_flag) && !db_exists(&from_env));
 
     // KEDGE_CONFIG_FILE names the file too.
     let server = Server::start(&[], &[("KEDGE_CONFIG_FILE", config.to_str().unwrap())]);
-    let log = server.wait_for("datastore ready").join("\n");
+    let log = server.wait_for("kedge server is ready").join("\n");
     assert!(log.contains(&from_file.display().to_string()), "{log}");
     assert!(server.stop().success());
 }
