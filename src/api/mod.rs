@@ -12,11 +12,13 @@ pub mod admission;
 pub mod auth;
 pub mod cache;
 pub mod convert;
+pub mod crd;
 pub mod field_error;
 pub mod handlers;
 pub mod http;
 pub mod jsonpath;
 pub mod object;
+pub mod openapi;
 pub mod patch;
 pub mod protobuf;
 pub mod registry;
@@ -61,6 +63,7 @@ pub struct ApiState {
     pub config: ApiConfig,
     pub pki: ClusterPki,
     pub tokens: TokenIssuer,
+    pub openapi: handlers::openapi::OpenApiCache,
 }
 
 impl ApiState {
@@ -81,6 +84,7 @@ impl ApiState {
             config,
             pki,
             tokens,
+            openapi: Default::default(),
         }))
     }
 }

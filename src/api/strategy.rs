@@ -71,6 +71,16 @@ pub fn prepare_for_create(info: &ResourceInfo, object: &mut Value) {
     } else {
         meta.remove("generation");
     }
+    if is(info, "apiextensions.k8s.io", "CustomResourceDefinition") {
+        let mut finalizers = object::finalizers(object);
+        if !finalizers
+            .iter()
+            .any(|f| f == super::crd::CLEANUP_FINALIZER)
+        {
+            finalizers.push(super::crd::CLEANUP_FINALIZER.into());
+        }
+        object::metadata_mut(object).insert("finalizers".into(), json!(finalizers));
+    }
     // Kinds with a status subresource start with an empty status, except where the
     // creator's status is part of the contract.
     if info.has_status()

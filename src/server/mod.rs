@@ -72,6 +72,8 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         .await
         .map_err(|e| anyhow::anyhow!("the watch cache did not fill: {e}"))?;
 
+    let crds = tokio::spawn(api::crd::run(state.clone(), shutdown.child_token()));
+
     let addr = SocketAddr::new(config.bind_address, config.https_port);
     let listener = api::server::bind(addr).await?;
     let tls = api::server::tls_config(&state)?;
@@ -101,6 +103,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     shutdown.cancelled().await;
     info!("shutting down");
     let _ = serving.await;
+    let _ = crds.await;
     let _ = cache.await;
     let _ = compactor.await;
     drop(state);

@@ -2,6 +2,7 @@
 //! them, before anything is written.
 
 pub mod defaults;
+pub mod validation;
 
 use serde_json::Value;
 
@@ -35,37 +36,23 @@ pub fn prepare_for_create(info: &ResourceInfo, object: &mut Value) {
     );
 }
 
-fn name_errors(info: &ResourceInfo, object: &Value) -> Vec<FieldError> {
-    let name = object::name(object);
-    let mut errors = Vec::new();
-    if name.is_empty() {
-        errors.push(FieldError::required(
-            "metadata.name",
-            "name or generateName is required",
-        ));
-    } else if info.kind != "Namespace"
-        && !crate::config::is_dns_subdomain(name)
-        && info.group != "rbac.authorization.k8s.io"
-    {
-        errors.push(FieldError::invalid(
-            "metadata.name",
-            &Value::String(name.to_string()),
-            "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
-        ));
-    }
-    errors
-}
-
 pub fn validate_create(info: &ResourceInfo, object: &Value) -> Vec<FieldError> {
-    name_errors(info, object)
+    if info.custom.is_some() {
+        return validation::validate_metadata_create(object, info.namespaced);
+    }
+    validation::validate_create(&info.group, &info.version, &info.kind, object)
 }
 
 pub fn validate_update(info: &ResourceInfo, old: &Value, new: &Value) -> Vec<FieldError> {
-    let _ = old;
-    name_errors(info, new)
+    if info.custom.is_some() {
+        return validation::validate_metadata_update(old, new);
+    }
+    validation::validate_update(&info.group, &info.version, &info.kind, old, new)
 }
 
 pub fn validate_status_update(info: &ResourceInfo, old: &Value, new: &Value) -> Vec<FieldError> {
-    let _ = (info, old, new);
-    Vec::new()
+    if info.custom.is_some() {
+        return validation::validate_metadata_update(old, new);
+    }
+    validation::validate_status_update(&info.group, &info.version, &info.kind, old, new)
 }

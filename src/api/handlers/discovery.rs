@@ -265,10 +265,9 @@ pub async fn handle(
         Route::GroupResources(group, version) => resource_list(state, &group, &version)
             .map(|l| h::json(200, &l))
             .ok_or_else(ApiError::path_not_found),
-        Route::OpenApiV2
-        | Route::OpenApiV3Index
-        | Route::OpenApiV3Document(_)
-        | Route::NotFound
-        | Route::Resource(_) => Err(ApiError::path_not_found()),
+        Route::OpenApiV2 => Ok(state.openapi.v2(state)),
+        Route::OpenApiV3Index => Ok(state.openapi.v3_index(state)),
+        Route::OpenApiV3Document(name) => state.openapi.v3_document(state, &name),
+        Route::NotFound | Route::Resource(_) => Err(ApiError::path_not_found()),
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod delete;
 pub mod discovery;
+pub mod openapi;
 pub mod read;
 pub mod subresources;
 pub mod table_view;

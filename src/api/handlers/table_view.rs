@@ -49,12 +49,16 @@ fn columns(info: &ResourceInfo) -> (Vec<Value>, CellsFn<'_>) {
         );
         let cells = move |object: &Value| {
             let mut cells = vec![json!(object::name(object))];
-            cells.extend(
-                custom
-                    .printer_columns
-                    .iter()
-                    .map(|c| crate::api::jsonpath::printer_cell(object, &c.json_path, &c.kind)),
-            );
+            let now = object::unix_now();
+            cells.extend(custom.printer_columns.iter().map(|c| {
+                let cell = crate::api::jsonpath::printer_cell(object, &c.json_path, &c.kind);
+                // Upstream shows dates as ages, like the built-in AGE columns.
+                if c.kind == "date" && !cell.is_null() {
+                    json!(table::duration::translate_timestamp_since(Some(&cell), now))
+                } else {
+                    cell
+                }
+            }));
             cells
         };
         return (defs, Box::new(cells));

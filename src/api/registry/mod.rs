@@ -142,6 +142,8 @@ struct Entries {
 /// The registry, shared by every request.
 pub struct Registry {
     entries: RwLock<Entries>,
+    /// Bumped on every change, so documents derived from the registry know to rebuild.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Registry {
@@ -149,6 +151,7 @@ impl Registry {
     pub fn builtin() -> Self {
         let registry = Registry {
             entries: RwLock::new(Entries::default()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         };
         for info in builtin::resources() {
             registry.add(info);
@@ -161,7 +164,14 @@ impl Registry {
     }
 
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, Entries> {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.entries.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Changes whenever the registry changes.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Adds or replaces a kind.
