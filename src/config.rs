@@ -281,13 +281,10 @@ impl NodeConfig {
 /// Flags that parse and validate but whose feature is not built yet, with what they await.
 /// Start-up names each one the user set, so that no setting is silently ignored.
 const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
-    ("advertise-address", "control planes of several servers"),
     ("token", "joining agents"),
     ("token-file", "joining agents"),
     ("server", "control planes of several servers"),
     ("cluster-cidr", "node IPAM"),
-    ("service-cidr", "Service IP allocation"),
-    ("service-node-port-range", "Service IP allocation"),
     ("cluster-dns", "cluster DNS"),
     ("cluster-domain", "cluster DNS"),
     ("disable", "packaged components"),

@@ -28,9 +28,9 @@ use crate::store::{self, EventKind, KeyValue, ListRequest, Revision, Store};
 const HISTORY_MIN: usize = 1000;
 const HISTORY_MAX: usize = 100_000;
 /// Events younger than this are kept even beyond `HISTORY_MIN`.
-const HISTORY_WINDOW: Duration = Duration::from_secs(150);
+const HISTORY_WINDOW: Duration = Duration::from_secs(75);
 /// Live events buffered per bucket for slow watchers before they must catch up.
-const LIVE_CAPACITY: usize = 4096;
+const LIVE_CAPACITY: usize = 1024;
 /// Keys read per page while filling the cache.
 const FILL_PAGE: usize = 10_000;
 

@@ -23,8 +23,10 @@ pub mod patch;
 pub mod protobuf;
 pub mod registry;
 pub mod request;
+pub mod schema;
 pub mod selector;
 pub mod server;
+pub mod services;
 pub mod status;
 pub mod strategy;
 pub mod table;
@@ -53,6 +55,7 @@ pub fn git_version() -> String {
 pub struct ApiConfig {
     pub cluster_domain: String,
     pub service_cidr: Ipv4Net,
+    pub node_port_range: (u16, u16),
 }
 
 /// Everything a request handler can reach.
@@ -64,6 +67,7 @@ pub struct ApiState {
     pub pki: ClusterPki,
     pub tokens: TokenIssuer,
     pub openapi: handlers::openapi::OpenApiCache,
+    pub services: services::ServiceAllocator,
 }
 
 impl ApiState {
@@ -78,6 +82,7 @@ impl ApiState {
         let issuer = format!("https://kubernetes.default.svc.{}", config.cluster_domain);
         let tokens = TokenIssuer::new(&pki.service_account_key, &issuer)?;
         Ok(Arc::new(ApiState {
+            services: services::ServiceAllocator::new(config.service_cidr, config.node_port_range),
             cache: WatchCache::new(registry.clone()),
             store,
             registry,

@@ -153,7 +153,10 @@ impl ApiError {
             .iter()
             .map(|e| json!({"reason": e.reason.as_str(), "message": e.message, "field": e.field}))
             .collect();
-        let mut details = json!({ "name": name, "kind": subject.kind, "causes": causes });
+        let mut details = json!({ "kind": subject.kind, "causes": causes });
+        if !name.is_empty() {
+            details["name"] = json!(name);
+        }
         if !subject.group.is_empty() {
             details["group"] = json!(subject.group);
         }

@@ -44,16 +44,39 @@ pub fn allows_create_on_update(info: &ResourceInfo) -> bool {
 
 /// Whether a completed delete answers with the deleted object (else a `Status`).
 pub fn returns_deleted_object(info: &ResourceInfo) -> bool {
-    info.custom.is_some()
-        || matches!(
+    info.custom.is_none()
+        && matches!(
             (info.group.as_str(), info.kind.as_str()),
-            ("", "Pod" | "Service" | "Namespace")
+            ("", "Pod" | "Service" | "Namespace" | "ServiceAccount")
                 | ("apiextensions.k8s.io", "CustomResourceDefinition")
         )
 }
 
+/// A Secret's `stringData` is write-only: merged into `data` (base64), winning over a key
+/// of the same name, and never stored.
+pub fn merge_string_data(info: &ResourceInfo, object: &mut Value) {
+    use base64::Engine;
+    if !is(info, "", "Secret") {
+        return;
+    }
+    let Some(string_data) = object.as_object_mut().and_then(|o| o.remove("stringData")) else {
+        return;
+    };
+    let Some(entries) = string_data.as_object() else {
+        return;
+    };
+    if !object.get("data").is_some_and(Value::is_object) {
+        object["data"] = json!({});
+    }
+    for (key, value) in entries {
+        let text = value.as_str().unwrap_or_default();
+        object["data"][key] = json!(base64::engine::general_purpose::STANDARD.encode(text));
+    }
+}
+
 /// Fields a create sets or resets before defaulting and validation.
 pub fn prepare_for_create(info: &ResourceInfo, object: &mut Value) {
+    merge_string_data(info, object);
     let generation = tracks_generation(info);
     let meta = object::metadata_mut(object);
     meta.insert("uid".into(), json!(object::new_uid()));
@@ -99,6 +122,7 @@ pub fn prepare_for_update(
     old: &Value,
     new: &mut Value,
 ) {
+    merge_string_data(info, new);
     match subresource {
         Some("status") => {
             // Only the status changes; everything else stays as it was.

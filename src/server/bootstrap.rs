@@ -35,3 +35,73 @@ pub async fn system_namespaces(state: &Arc<ApiState>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Server-side applies `object` at `uri` as the API server's own field manager.
+async fn apply(state: &Arc<ApiState>, uri: &str, object: serde_json::Value) -> anyhow::Result<()> {
+    let request = Request::builder()
+        .method(Method::PATCH)
+        .uri(format!("{uri}?fieldManager=kube-apiserver&force=true"))
+        .header(http::header::CONTENT_TYPE, "application/apply-patch+yaml")
+        .body(Bytes::from(object.to_string()))?;
+    let response = handle_local(state, request, UserInfo::system("kedge-server")).await;
+    let status = response.status().as_u16();
+    if status >= 300 {
+        let body = http_body_util::BodyExt::collect(response.into_body())
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        anyhow::bail!(
+            "cannot apply {uri}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+    }
+    Ok(())
+}
+
+/// The `default/kubernetes` Service at the first service IP, and its Endpoints and
+/// EndpointSlice pointing at this API server (`address:port`), brought up to date at every
+/// start.
+///
+/// # Errors
+/// When the API refuses one of them.
+pub async fn kubernetes_service(
+    state: &Arc<ApiState>,
+    address: std::net::IpAddr,
+    port: u16,
+) -> anyhow::Result<()> {
+    let ip = state.services.first_ip().to_string();
+    apply(
+        state,
+        "/api/v1/namespaces/default/services/kubernetes",
+        json!({
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+            "spec": {"clusterIP": ip, "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": port}],
+                     "sessionAffinity": "None", "type": "ClusterIP"},
+        }),
+    )
+    .await?;
+    apply(
+        state,
+        "/api/v1/namespaces/default/endpoints/kubernetes",
+        json!({
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"endpointslice.kubernetes.io/skip-mirror": "true"}},
+            "subsets": [{"addresses": [{"ip": address.to_string()}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+        }),
+    )
+    .await?;
+    let family = if address.is_ipv4() { "IPv4" } else { "IPv6" };
+    apply(
+        state,
+        "/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/kubernetes",
+        json!({
+            "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": family,
+            "endpoints": [{"addresses": [address.to_string()], "conditions": {"ready": true}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }),
+    )
+    .await
+}

@@ -56,6 +56,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         ApiConfig {
             cluster_domain: config.cluster_domain.clone(),
             service_cidr: config.service_cidr,
+            node_port_range: config.node_port_range,
         },
         pki.clone(),
     )?;
@@ -84,6 +85,12 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         shutdown.child_token(),
     ));
     bootstrap::system_namespaces(&state).await?;
+    let advertise = config
+        .advertise_address
+        .or(config.node.ip)
+        .or_else(crate::host::default_route_ip)
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+    bootstrap::kubernetes_service(&state, advertise, config.https_port).await?;
     let server_url = format!(
         "https://{}:{}",
         kubeconfig_host(config.bind_address),

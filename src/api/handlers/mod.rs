@@ -38,9 +38,21 @@ pub struct Ctx<'a> {
     pub path: ResourcePath,
     pub info: Arc<ResourceInfo>,
     pub body: Bytes,
+    /// Warnings for the response's `Warning` headers.
+    pub warnings: std::sync::Mutex<Vec<String>>,
 }
 
 impl Ctx<'_> {
+    /// Records warnings for the response.
+    pub fn warn(&self, warnings: Vec<String>) {
+        if !warnings.is_empty() {
+            self.warnings
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(warnings);
+        }
+    }
+
     /// The object's name from the path (item requests always have one).
     pub fn name(&self) -> &str {
         self.path.name.as_deref().unwrap_or_default()
@@ -129,8 +141,20 @@ pub async fn handle(
                 path,
                 info,
                 body,
+                warnings: Default::default(),
             };
-            resource(&ctx).await
+            let result = resource(&ctx).await;
+            let warnings =
+                std::mem::take(&mut *ctx.warnings.lock().unwrap_or_else(|e| e.into_inner()));
+            result.map(|mut response| {
+                for warning in warnings {
+                    let text = format!("299 - {:?}", warning);
+                    if let Ok(value) = http::HeaderValue::from_str(&text) {
+                        response.headers_mut().append(http::header::WARNING, value);
+                    }
+                }
+                response
+            })
         }
         other => discovery::handle(state, &parts.method, &parts.headers, &query, other).await,
     };

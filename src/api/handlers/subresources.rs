@@ -119,6 +119,7 @@ pub async fn evict(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         path: ctx.path.clone(),
         info: ctx.info.clone(),
         body: bytes::Bytes::new(),
+        warnings: Default::default(),
     })?;
     if let Some(grace) = eviction
         .pointer("/deleteOptions/gracePeriodSeconds")
@@ -369,6 +370,36 @@ pub async fn review(ctx: &Ctx<'_>) -> Result<Option<Response<Body>>, ApiError> {
         return Ok(None);
     }
     let mut review = ctx.body_object()?;
+    let spec = review.get("spec").cloned().unwrap_or(Value::Null);
+    let mut errors = Vec::new();
+    if info.group == "authorization.k8s.io" && info.kind != "SelfSubjectRulesReview" {
+        let resource = spec.get("resourceAttributes").filter(|v| !v.is_null());
+        let non_resource = spec.get("nonResourceAttributes").filter(|v| !v.is_null());
+        if resource.is_some() == non_resource.is_some() {
+            errors.push(FieldError::invalid(
+                "spec.resourceAttributes",
+                &json!(if resource.is_some() { "{...}" } else { "null" }),
+                "exactly one of nonResourceAttributes or resourceAttributes must be specified",
+            ));
+        }
+        if info.kind == "SubjectAccessReview" || info.kind == "LocalSubjectAccessReview" {
+            let user = spec.get("user").and_then(Value::as_str).unwrap_or_default();
+            let groups = spec
+                .get("groups")
+                .and_then(Value::as_array)
+                .is_some_and(|g| !g.is_empty());
+            if user.is_empty() && !groups {
+                errors.push(FieldError::invalid(
+                    "spec.user",
+                    &json!(user),
+                    "at least one of user or group must be specified",
+                ));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::invalid(info.subject(), "", &errors));
+    }
     review["apiVersion"] = json!(info.api_version());
     review["kind"] = json!(info.kind);
     let meta = object::metadata_mut(&mut review);

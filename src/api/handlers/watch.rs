@@ -151,8 +151,10 @@ impl Watcher {
             return;
         }
         let deadline = tokio::time::Instant::now() + timeout;
+        // Upstream sends the first bookmark a minute in, or 2 s before the deadline if sooner.
+        let first = BOOKMARK_INTERVAL.min(timeout.saturating_sub(Duration::from_secs(2)));
         let mut bookmark = tokio::time::interval_at(
-            tokio::time::Instant::now() + BOOKMARK_INTERVAL,
+            tokio::time::Instant::now() + first.max(Duration::from_millis(100)),
             BOOKMARK_INTERVAL,
         );
         loop {

@@ -22,14 +22,63 @@ use crate::store::{self, KeyValue};
 /// Attempts of a patch or unconditional update that keeps losing compare-and-swap races.
 const WRITE_ATTEMPTS: usize = 16;
 
+/// Whether the request is a dry run (`dryRun=All`). Its value was checked by
+/// [`check_options`].
 pub(crate) fn dry_run(ctx: &Ctx<'_>) -> Result<bool, ApiError> {
-    match ctx.query.all("dryRun").as_slice() {
-        [] => Ok(false),
-        ["All"] => Ok(true),
-        [other, ..] => Err(ApiError::bad_request(format!(
-            "dryRun: Unsupported value: {other:?}: supported values: \"All\""
-        ))),
+    Ok(ctx.query.all("dryRun") == ["All"])
+}
+
+/// Validates the write options of the query as upstream validates `CreateOptions`,
+/// `UpdateOptions`, `PatchOptions` and `DeleteOptions`: 422 naming the options kind.
+pub(crate) fn check_options(
+    ctx: &Ctx<'_>,
+    options_kind: &str,
+    apply: bool,
+) -> Result<(), ApiError> {
+    use crate::api::field_error::FieldError;
+    let mut errors = Vec::new();
+    for value in ctx.query.all("dryRun") {
+        if value != "All" {
+            errors.push(FieldError::not_supported("dryRun", &json!(value), &["All"]));
+        }
     }
+    if options_kind != "DeleteOptions" {
+        let manager = ctx.query.get("fieldManager").unwrap_or_default();
+        if apply && manager.is_empty() {
+            errors.push(FieldError::required(
+                "fieldManager",
+                "is required for apply patch",
+            ));
+        }
+        if manager.len() > 128 {
+            errors.push(FieldError::too_long("fieldManager", 128));
+        }
+        if ctx.query.get("force").is_some() && !apply {
+            errors.push(FieldError::forbidden(
+                "force",
+                "may not be specified for non-apply patch",
+            ));
+        }
+        crate::api::admission::decode::FieldValidation::parse(ctx.query.get("fieldValidation"))?;
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let subject = crate::api::status::Subject {
+        group: "meta.k8s.io",
+        plural: "",
+        kind: options_kind,
+    };
+    Err(ApiError::invalid(subject, "", &errors))
+}
+
+/// Drops unknown fields and checks value types, recording warnings for the response.
+pub(crate) fn decode(ctx: &Ctx<'_>, object: Value) -> Result<Value, ApiError> {
+    use crate::api::admission::decode::{self as d, FieldValidation};
+    let validation = FieldValidation::parse(ctx.query.get("fieldValidation"))?;
+    let decoded = d::decode(&ctx.info, object, validation)?;
+    ctx.warn(decoded.warnings);
+    Ok(decoded.object)
 }
 
 /// The field manager of a write: `fieldManager`, else the user agent's product name.
@@ -206,6 +255,17 @@ fn admit_create(
     strategy::prepare_for_create(info, object);
     admission::default(info, object);
     admission::prepare_for_create(info, object);
+    if let Err(errors) = ctx
+        .state
+        .services
+        .allocate(info, &ctx.state.cache, None, object)
+    {
+        return Err(ApiError::invalid(
+            info.subject(),
+            object::name(object),
+            &errors,
+        ));
+    }
     let errors = admission::validate_create(info, object);
     if !errors.is_empty() {
         return Err(ApiError::invalid(
@@ -236,9 +296,10 @@ pub async fn create(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     if let Some(response) = super::subresources::review(ctx).await? {
         return Ok(response);
     }
+    check_options(ctx, "CreateOptions", false)?;
     let mut object = ctx.body_object()?;
     check_identity(ctx, &mut object, None)?;
-    let object = convert::to_storage_version(&ctx.info, object);
+    let object = decode(ctx, convert::to_storage_version(&ctx.info, object))?;
     create_object(ctx, object, false).await
 }
 
@@ -264,6 +325,12 @@ pub(crate) async fn create_object(
     }
     check_namespace(ctx, true).await?;
     let dry = dry_run(ctx)?;
+    // Service allocations stay reserved until the Service is written.
+    let _allocating = if ctx.info.group.is_empty() && ctx.info.kind == "Service" {
+        Some(ctx.state.services.lock.lock().await)
+    } else {
+        None
+    };
     for _ in 0..8 {
         let mut candidate = object.clone();
         if let Some(prefix) = &generate {
@@ -328,8 +395,27 @@ pub(crate) async fn update_object(
 ) -> Result<Result<Written, store::Error>, ApiError> {
     let info: &Arc<ResourceInfo> = &ctx.info;
     let sub = ctx.path.subresource.as_deref();
+    let _allocating = if info.group.is_empty() && info.kind == "Service" && sub.is_none() {
+        Some(ctx.state.services.lock.lock().await)
+    } else {
+        None
+    };
+    // An update without a resourceVersion is unconditional: it applies to what is stored.
+    object::set_resource_version(&mut new, kv.mod_revision);
     strategy::prepare_for_update(info, sub, old, &mut new);
     admission::default(info, &mut new);
+    if sub.is_none()
+        && let Err(errors) =
+            ctx.state
+                .services
+                .allocate(info, &ctx.state.cache, Some(old), &mut new)
+    {
+        return Err(ApiError::invalid(
+            info.subject(),
+            object::name(&new),
+            &errors,
+        ));
+    }
     let errors = if sub == Some("status") {
         admission::validate_status_update(info, old, &new)
     } else {
@@ -396,12 +482,13 @@ fn written_response(ctx: &Ctx<'_>, written: Written) -> Result<Response<Body>, A
 
 pub async fn update(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let sub = ctx.path.subresource.as_deref();
+    check_options(ctx, "UpdateOptions", false)?;
     let mut body = ctx.body_object()?;
     if sub == Some("scale") {
         return update_scale(ctx, body).await;
     }
     check_identity(ctx, &mut body, Some(ctx.name()))?;
-    let body = convert::to_storage_version(&ctx.info, body);
+    let body = decode(ctx, convert::to_storage_version(&ctx.info, body))?;
     let precondition = object::resource_version(&body).map(str::to_string);
     let manager = field_manager(ctx)?;
     let key = ctx.key();
@@ -441,6 +528,7 @@ pub async fn update(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let content_type = h::content_type(ctx.headers);
     let kind = patch::PatchKind::from_content_type(&content_type, &ctx.info)?;
+    check_options(ctx, "PatchOptions", kind == patch::PatchKind::Apply)?;
     let manager = field_manager(ctx)?;
     let key = ctx.key();
     let sub = ctx.path.subresource.as_deref();
@@ -449,7 +537,7 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             if kind == patch::PatchKind::Apply && sub.is_none() {
                 let mut object = patch::apply_create(ctx, &manager)?;
                 check_identity(ctx, &mut object, Some(ctx.name()))?;
-                let object = convert::to_storage_version(&ctx.info, object);
+                let object = decode(ctx, convert::to_storage_version(&ctx.info, object))?;
                 return create_object(ctx, object, true).await;
             }
             return Err(ApiError::not_found(ctx.info.subject(), ctx.name()));
@@ -470,7 +558,7 @@ pub async fn patch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
             with_scale(ctx, &old, &patched)?
         } else {
             check_identity(ctx, &mut patched, Some(ctx.name()))?;
-            convert::to_storage_version(&ctx.info, patched)
+            decode(ctx, convert::to_storage_version(&ctx.info, patched))?
         };
         match update_object(
             ctx,

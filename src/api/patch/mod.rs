@@ -40,15 +40,35 @@ impl PatchKind {
             "application/merge-patch+json" => PatchKind::Merge,
             "application/strategic-merge-patch+json" => PatchKind::Strategic,
             "application/apply-patch+yaml" | "application/apply-patch+cbor" => PatchKind::Apply,
-            other => return Err(ApiError::unsupported_media_type(other)),
+            _ => return Err(unsupported(info)),
         };
         if kind == PatchKind::Strategic
             && (info.custom.is_some() || !schema::is_known(&info.group, &info.kind))
         {
-            return Err(ApiError::unsupported_media_type(content_type));
+            return Err(unsupported(info));
         }
         Ok(kind)
     }
+}
+
+/// 415 listing the patch types the kind accepts, as upstream words it.
+fn unsupported(info: &ResourceInfo) -> ApiError {
+    let mut types = vec![
+        "application/json-patch+json",
+        "application/merge-patch+json",
+    ];
+    if info.custom.is_none() && schema::is_known(&info.group, &info.kind) {
+        types.push("application/strategic-merge-patch+json");
+    }
+    types.push("application/apply-patch+yaml");
+    ApiError::new(
+        415,
+        "UnsupportedMediaType",
+        format!(
+            "the body of the request was in an unknown format - accepted media types include: {}",
+            types.join(", ")
+        ),
+    )
 }
 
 fn patch_error(message: impl std::fmt::Display) -> ApiError {

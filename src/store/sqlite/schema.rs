@@ -15,7 +15,7 @@ pub const CONNECTION_PRAGMAS: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = FULL;
 PRAGMA busy_timeout = 10000;
-PRAGMA cache_size = -8000;
+PRAGMA cache_size = -2000;
 PRAGMA journal_size_limit = 33554432;
 PRAGMA wal_autocheckpoint = 2000;
 ";
