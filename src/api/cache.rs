@@ -30,7 +30,9 @@ const HISTORY_MAX: usize = 100_000;
 /// Events younger than this are kept even beyond `HISTORY_MIN`.
 const HISTORY_WINDOW: Duration = Duration::from_secs(75);
 /// Live events buffered per bucket for slow watchers before they must catch up.
-const LIVE_CAPACITY: usize = 1024;
+const LIVE_CAPACITY: usize = 256;
+/// How often idle history is trimmed.
+const TRIM_INTERVAL: Duration = Duration::from_secs(30);
 /// Keys read per page while filling the cache.
 const FILL_PAGE: usize = 10_000;
 
@@ -43,8 +45,9 @@ pub struct CachedObject {
     pub revision: Revision,
     /// The object as JSON, with `metadata.resourceVersion` set.
     pub json: Bytes,
-    pub labels: BTreeMap<String, String>,
-    /// Selectable field values, `metadata.name` and `metadata.namespace` included.
+    /// Labels, sorted by key (a vector: a one-label map would cost a whole tree node).
+    pub labels: Vec<(String, String)>,
+    /// Selectable field values besides `metadata.name` and `metadata.namespace`.
     pub fields: Vec<(String, String)>,
 }
 
@@ -54,13 +57,34 @@ impl CachedObject {
         serde_json::from_slice(&self.json).unwrap_or(Value::Null)
     }
 
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels
+            .binary_search_by(|(k, _)| k.as_str().cmp(key))
+            .ok()
+            .map(|i| self.labels[i].1.as_str())
+    }
+
+    /// A selectable field's value ("" when absent).
+    pub fn field(&self, path: &str) -> &str {
+        match path {
+            "metadata.name" => &self.name,
+            "metadata.namespace" => self.namespace.as_deref().unwrap_or_default(),
+            _ => self
+                .fields
+                .iter()
+                .find(|(p, _)| p == path)
+                .map_or("", |(_, v)| v.as_str()),
+        }
+    }
+
     fn matches(&self, filter: &Filter) -> bool {
         if let Some(ns) = &filter.namespace
             && self.namespace.as_deref() != Some(ns.as_str())
         {
             return false;
         }
-        filter.labels.matches(&self.labels) && filter.fields.matches(&self.fields)
+        filter.labels.matches_with(|key| self.label(key))
+            && filter.fields.matches_with(|path| self.field(path))
     }
 }
 
@@ -125,8 +149,15 @@ impl Bucket {
     }
 
     fn record(&mut self, event: Arc<CacheEvent>) {
+        self.history.push_back((Instant::now(), event.clone()));
+        self.trim();
+        let _ = self.live.send(event);
+    }
+
+    /// Forgets events beyond the minimum that are older than the window; true if any.
+    fn trim(&mut self) -> bool {
         let now = Instant::now();
-        self.history.push_back((now, event.clone()));
+        let before = self.history.len();
         while let Some((at, oldest)) = self.history.front() {
             let full = self.history.len() > HISTORY_MAX;
             let old = self.history.len() > HISTORY_MIN && now.duration_since(*at) > HISTORY_WINDOW;
@@ -136,7 +167,7 @@ impl Bucket {
             self.history_start = oldest.revision;
             self.history.pop_front();
         }
-        let _ = self.live.send(event);
+        self.history.len() < before
     }
 }
 
@@ -181,6 +212,22 @@ pub enum CacheError {
     Stale,
     #[error(transparent)]
     Store(#[from] store::Error),
+}
+
+/// Returns freed heap memory to the system. glibc keeps freed memory in its arenas until
+/// asked; musl returns it by itself.
+fn release_free_memory() {
+    #[cfg(target_env = "gnu")]
+    {
+        unsafe extern "C" {
+            fn malloc_trim(pad: usize) -> i32;
+        }
+        // SAFETY: malloc_trim only walks glibc's own heap structures under its locks; it has
+        // no preconditions on the caller.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
 }
 
 /// The bucket a key belongs to: its first three path segments (`/registry/apps/deployments/`).
@@ -262,18 +309,13 @@ impl WatchCache {
             .get("labels")
             .and_then(Value::as_object)
             .map(|m| {
+                // serde_json maps iterate in key order, so the vector is sorted.
                 m.iter()
                     .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
                     .collect()
             })
             .unwrap_or_default();
-        let mut fields = vec![
-            ("metadata.name".to_string(), name.clone()),
-            (
-                "metadata.namespace".to_string(),
-                namespace.clone().unwrap_or_default(),
-            ),
-        ];
+        let mut fields: Vec<(String, String)> = Vec::new();
         let bucket = bucket_of(key).unwrap_or_default();
         for info in self
             .registry
@@ -282,7 +324,10 @@ impl WatchCache {
             .filter(|i| i.storage_prefix == bucket)
         {
             for path in &info.selectable_fields {
-                if fields.iter().any(|(p, _)| p == path) {
+                if fields.iter().any(|(p, _)| p == path)
+                    || path == "metadata.name"
+                    || path == "metadata.namespace"
+                {
                     continue;
                 }
                 let source = EVENT_FIELD_ALIASES
@@ -292,7 +337,10 @@ impl WatchCache {
                 fields.push((path.clone(), field_value(&object, source)));
             }
         }
-        let json = Bytes::from(serde_json::to_vec(&object).ok()?);
+        let mut json = serde_json::to_vec(&object).ok()?;
+        // The serializer grows its buffer by doubling; kept objects keep only what they use.
+        json.shrink_to_fit();
+        let json = Bytes::from(json);
         Some(Arc::new(CachedObject {
             key: key.to_string(),
             namespace,
@@ -329,9 +377,14 @@ impl WatchCache {
                     continue;
                 }
             };
+            let mut trim = tokio::time::interval(TRIM_INTERVAL);
             loop {
                 let batch = tokio::select! {
                     () = shutdown.cancelled() => return Ok(()),
+                    _ = trim.tick() => {
+                        self.trim_history();
+                        continue;
+                    }
                     batch = stream.next() => batch,
                 };
                 match batch {
@@ -346,6 +399,19 @@ impl WatchCache {
                     None => break,
                 }
             }
+        }
+    }
+
+    /// Drops history older than the window from every bucket (events are otherwise only
+    /// trimmed as new ones arrive), and hands the freed memory back to the system.
+    fn trim_history(&self) {
+        // Every bucket is trimmed (no short-circuit), then freed memory released once.
+        let mut freed = false;
+        for bucket in self.write().buckets.values_mut() {
+            freed |= bucket.trim();
+        }
+        if freed {
+            release_free_memory();
         }
     }
 

@@ -213,13 +213,18 @@ impl LabelSelector {
     }
 
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.matches_with(|key| labels.get(key).map(String::as_str))
+    }
+
+    /// Matches against labels read by `label`.
+    pub fn matches_with<'a>(&self, label: impl Fn(&str) -> Option<&'a str>) -> bool {
         self.requirements.iter().all(|r| {
-            let value = labels.get(&r.key);
+            let value = label(&r.key);
             match &r.op {
-                LabelOp::Equals(v) => value == Some(v),
-                LabelOp::NotEquals(v) => value != Some(v),
-                LabelOp::In(vs) => value.is_some_and(|x| vs.contains(x)),
-                LabelOp::NotIn(vs) => value.is_none_or(|x| !vs.contains(x)),
+                LabelOp::Equals(v) => value == Some(v.as_str()),
+                LabelOp::NotEquals(v) => value != Some(v.as_str()),
+                LabelOp::In(vs) => value.is_some_and(|x| vs.iter().any(|v| v == x)),
+                LabelOp::NotIn(vs) => value.is_none_or(|x| !vs.iter().any(|v| v == x)),
                 LabelOp::Exists => value.is_some(),
                 LabelOp::DoesNotExist => value.is_none(),
             }
@@ -291,13 +296,19 @@ impl FieldSelector {
 
     /// Matches against the field values extracted for an object (absent fields are "").
     pub fn matches(&self, fields: &[(String, String)]) -> bool {
-        self.terms.iter().all(|t| {
-            let value = fields
+        self.matches_with(|path| {
+            fields
                 .iter()
-                .find(|(p, _)| *p == t.path)
-                .map_or("", |(_, v)| v.as_str());
-            (value == t.value) != t.negated
+                .find(|(p, _)| p == path)
+                .map_or("", |(_, v)| v.as_str())
         })
+    }
+
+    /// Matches against field values read by `value` (absent fields are "").
+    pub fn matches_with<'a>(&self, value: impl Fn(&str) -> &'a str) -> bool {
+        self.terms
+            .iter()
+            .all(|t| (value(&t.path) == t.value) != t.negated)
     }
 
     /// The value a term requires for `path`, if the selector pins it (`metadata.name=x`).

@@ -16,7 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use super::{Error, Event, Revision, WatchStream};
 
 /// How many committed batches the hub buffers for slow watchers before they must replay.
-const HUB_CAPACITY: usize = 1024;
+const HUB_CAPACITY: usize = 128;
 /// Events read from history per query.
 const HISTORY_PAGE: usize = 1000;
 /// Events buffered per watch between its task and its consumer.

@@ -348,13 +348,15 @@ async fn main() {
     );
 
     drop(_clients);
-    tokio::time::sleep(Duration::from_secs(5)).await;
-    println!(
-        "idle RSS of kedge server holding {} objects: {:.1} MB (anonymous {:.1} MB, file-backed {:.1} MB)",
-        args.objects,
-        mb("VmRSS"),
-        mb("RssAnon"),
-        mb("RssFile")
-    );
+    for (wait, label) in [(5, "5 s after the load"), (85, "90 s after the load, past the watch history window")] {
+        tokio::time::sleep(Duration::from_secs(wait)).await;
+        println!(
+            "idle RSS of kedge server holding {} objects, {label}: {:.1} MB (anonymous {:.1} MB, file-backed {:.1} MB)",
+            args.objects,
+            mb("VmRSS"),
+            mb("RssAnon"),
+            mb("RssFile")
+        );
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
