@@ -4,6 +4,7 @@
 //! - [`config`]: validated, typed configuration per component;
 //! - [`paths`]: every on-disk location, derived from `--data-dir`;
 //! - [`store`]: the revisioned key-value datastore (SQLite, or in memory for tests);
+//! - [`api`]: the Kubernetes API server; [`controllers`]: the controllers inside `kedge server`;
 //! - [`server`]: `kedge server`, the control plane's start-up;
 //! - [`agent`]: `kedge agent`, a node.
 
@@ -11,6 +12,7 @@ pub mod agent;
 pub mod api;
 pub mod cli;
 pub mod config;
+pub mod controllers;
 pub mod host;
 pub mod kubeconfig;
 pub mod paths;

@@ -42,6 +42,7 @@ pub struct CachedObject {
     pub key: String,
     pub namespace: Option<String>,
     pub name: String,
+    pub uid: String,
     pub revision: Revision,
     /// The object as JSON, with `metadata.resourceVersion` set.
     pub json: Bytes,
@@ -301,6 +302,11 @@ impl WatchCache {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
+        let uid = meta
+            .get("uid")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let namespace = meta
             .get("namespace")
             .and_then(Value::as_str)
@@ -345,6 +351,7 @@ impl WatchCache {
             key: key.to_string(),
             namespace,
             name,
+            uid,
             revision,
             json,
             labels,
@@ -658,6 +665,21 @@ impl WatchCache {
             .filter(|(_, e)| e.revision > revision && e.object.key.starts_with(prefix))
             .map(|(_, e)| e.clone())
             .collect())
+    }
+
+    /// Every cached object, bucket by bucket (a snapshot).
+    pub fn all_objects(&self) -> Vec<Arc<CachedObject>> {
+        let state = self.read();
+        state
+            .buckets
+            .values()
+            .flat_map(|b| b.objects.values().cloned())
+            .collect()
+    }
+
+    /// A receiver that changes whenever the cache applies a change.
+    pub fn changes(&self) -> watch::Receiver<Revision> {
+        self.revision.subscribe()
     }
 
     /// Number of cached objects, for metrics and tests.

@@ -17,6 +17,7 @@ pub mod field_error;
 pub mod handlers;
 pub mod http;
 pub mod jsonpath;
+pub mod local;
 pub mod object;
 pub mod openapi;
 pub mod patch;

@@ -120,6 +120,26 @@ pub fn set_resource_version(object: &mut Value, revision: i64) {
     );
 }
 
+/// Drops metadata fields left empty (`labels: {}` after removing the last label), which
+/// upstream never stores (they are `omitempty`).
+pub fn drop_empty_metadata(object: &mut Value) {
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.retain(|key, value| {
+            let empty = match value {
+                Value::Object(m) => m.is_empty(),
+                Value::Array(a) => a.is_empty(),
+                Value::Null => true,
+                _ => false,
+            };
+            !(empty
+                && matches!(
+                    key.as_str(),
+                    "labels" | "annotations" | "finalizers" | "ownerReferences"
+                ))
+        });
+    }
+}
+
 /// Everything but `metadata` and `status`: what `metadata.generation` counts changes of.
 pub fn spec_part(object: &Value) -> Map<String, Value> {
     object

@@ -77,6 +77,7 @@ pub fn merge_string_data(info: &ResourceInfo, object: &mut Value) {
 /// Fields a create sets or resets before defaulting and validation.
 pub fn prepare_for_create(info: &ResourceInfo, object: &mut Value) {
     merge_string_data(info, object);
+    object::drop_empty_metadata(object);
     let generation = tracks_generation(info);
     let meta = object::metadata_mut(object);
     meta.insert("uid".into(), json!(object::new_uid()));
@@ -123,7 +124,27 @@ pub fn prepare_for_update(
     new: &mut Value,
 ) {
     merge_string_data(info, new);
+    object::drop_empty_metadata(new);
     match subresource {
+        Some("finalize") => {
+            // Only `spec.finalizers` changes.
+            let finalizers = new.pointer("/spec/finalizers").cloned();
+            let managed = object::metadata(new)
+                .and_then(|m| m.get("managedFields"))
+                .cloned();
+            *new = old.clone();
+            match finalizers {
+                Some(f) => new["spec"]["finalizers"] = f,
+                None => {
+                    if let Some(spec) = new.get_mut("spec").and_then(Value::as_object_mut) {
+                        spec.remove("finalizers");
+                    }
+                }
+            }
+            if let Some(managed) = managed {
+                object::metadata_mut(new).insert("managedFields".into(), managed);
+            }
+        }
         Some("status") => {
             // Only the status changes; everything else stays as it was.
             let status = new.get("status").cloned();

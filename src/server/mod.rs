@@ -91,6 +91,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         .or_else(crate::host::default_route_ip)
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     bootstrap::kubernetes_service(&state, advertise, config.https_port).await?;
+    let controllers = crate::controllers::start(&state, &shutdown);
     let server_url = format!(
         "https://{}:{}",
         kubeconfig_host(config.bind_address),
@@ -110,6 +111,9 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     shutdown.cancelled().await;
     info!("shutting down");
     let _ = serving.await;
+    for controller in controllers {
+        let _ = controller.await;
+    }
     let _ = crds.await;
     let _ = cache.await;
     let _ = compactor.await;

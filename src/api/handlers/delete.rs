@@ -28,6 +28,8 @@ pub(crate) struct DeleteOptions {
     pub propagation: Option<String>,
     pub precondition_uid: Option<String>,
     pub precondition_rv: Option<String>,
+    /// `dryRun: ["All"]` in the body (kubectl sends it there) or the query.
+    pub dry_run: bool,
 }
 
 pub(crate) fn options(ctx: &Ctx<'_>) -> Result<DeleteOptions, ApiError> {
@@ -50,7 +52,29 @@ pub(crate) fn options(ctx: &Ctx<'_>) -> Result<DeleteOptions, ApiError> {
             .pointer("/preconditions/resourceVersion")
             .and_then(Value::as_str)
             .map(str::to_string),
+        dry_run: false,
     };
+    let body_dry_run: Vec<&str> = body
+        .get("dryRun")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    if let Some(other) = body_dry_run.iter().find(|v| **v != "All") {
+        return Err(ApiError::invalid(
+            crate::api::status::Subject {
+                group: "meta.k8s.io",
+                plural: "",
+                kind: "DeleteOptions",
+            },
+            "",
+            &[crate::api::field_error::FieldError::not_supported(
+                "dryRun",
+                &serde_json::json!(other),
+                &["All"],
+            )],
+        ));
+    }
+    options.dry_run = !body_dry_run.is_empty() || dry_run(ctx)?;
     if let Some(orphan) = body.get("orphanDependents").and_then(Value::as_bool) {
         options
             .propagation
@@ -88,6 +112,12 @@ pub(crate) fn options(ctx: &Ctx<'_>) -> Result<DeleteOptions, ApiError> {
 /// Whether an object being deleted may leave storage now that its finalizers are gone
 /// (a pod with a grace period left waits for its kubelet).
 pub(crate) fn deletable_now(info: &ResourceInfo, object: &Value) -> bool {
+    if info.group.is_empty() && info.kind == "Namespace" {
+        return object
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_none_or(|f| f.is_empty());
+    }
     if info.group.is_empty() && info.kind == "Pod" {
         return object
             .pointer("/metadata/deletionGracePeriodSeconds")
@@ -144,7 +174,7 @@ pub(crate) async fn delete_one(
     options: &DeleteOptions,
 ) -> Result<Deleted, ApiError> {
     let info = &ctx.info;
-    let dry = dry_run(ctx)?;
+    let dry = options.dry_run;
     for _ in 0..ATTEMPTS {
         let Some((kv, old)) = current(ctx, key).await? else {
             return Err(ApiError::not_found(info.subject(), name));
@@ -262,6 +292,7 @@ pub(crate) async fn delete_one(
 }
 
 pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    super::write::check_options(ctx, "DeleteOptions", false)?;
     let options = options(ctx)?;
     let key = ctx.key();
     match delete_one(ctx, &key, ctx.name(), &options).await? {
@@ -281,6 +312,7 @@ pub async fn delete(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
 }
 
 pub async fn delete_collection(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
+    super::write::check_options(ctx, "DeleteOptions", false)?;
     let options = options(ctx)?;
     let filter = super::read::filter(ctx)?;
     let cache = &ctx.state.cache;

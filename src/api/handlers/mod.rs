@@ -123,7 +123,7 @@ pub async fn handle(
         Route::Version | Route::Health(_) | Route::CaCerts | Route::Ping
     );
     let user = match user {
-        Some(user) => user,
+        Some(user) => impersonated(&parts.headers).unwrap_or(user),
         None if public => UserInfo::new("system:anonymous", vec!["system:unauthenticated".into()]),
         None => return h::error(&ApiError::unauthorized()),
     };
@@ -162,6 +162,43 @@ pub async fn handle(
         Ok(response) => response,
         Err(error) => h::error(&error),
     }
+}
+
+/// The user an authenticated request impersonates (`Impersonate-User`, `Impersonate-Group`,
+/// `Impersonate-Uid`, `Impersonate-Extra-<key>`), as `kubectl --as` sends. Without
+/// authorization every authenticated user may impersonate, as administrators may upstream.
+fn impersonated(headers: &http::HeaderMap) -> Option<UserInfo> {
+    let name = headers.get("impersonate-user")?.to_str().ok()?.to_string();
+    let groups: Vec<String> = headers
+        .get_all("impersonate-group")
+        .iter()
+        .filter_map(|v| v.to_str().ok().map(str::to_string))
+        .collect();
+    let mut user = if name == "system:anonymous" {
+        UserInfo {
+            name,
+            groups,
+            ..Default::default()
+        }
+    } else {
+        UserInfo::new(name, groups)
+    };
+    if let Some(uid) = headers.get("impersonate-uid").and_then(|v| v.to_str().ok()) {
+        user.uid = uid.to_string();
+    }
+    for (key, value) in headers {
+        if let Some(extra) = key.as_str().strip_prefix("impersonate-extra-")
+            && let Ok(value) = value.to_str()
+        {
+            match user.extra.iter_mut().find(|(k, _)| k == extra) {
+                Some((_, values)) => values.push(value.to_string()),
+                None => user
+                    .extra
+                    .push((extra.to_string(), vec![value.to_string()])),
+            }
+        }
+    }
+    Some(user)
 }
 
 async fn resource(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {

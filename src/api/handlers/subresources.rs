@@ -121,6 +121,13 @@ pub async fn evict(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         body: bytes::Bytes::new(),
         warnings: Default::default(),
     })?;
+    if eviction
+        .pointer("/deleteOptions/dryRun")
+        .and_then(Value::as_array)
+        .is_some_and(|d| !d.is_empty())
+    {
+        delete_options.dry_run = true;
+    }
     if let Some(grace) = eviction
         .pointer("/deleteOptions/gracePeriodSeconds")
         .and_then(Value::as_i64)

@@ -703,19 +703,11 @@ pub(crate) fn scale_response(ctx: &Ctx<'_>, object: &Value) -> Result<Response<B
 
 /// `object` with the replica count of `scale`.
 fn with_scale(ctx: &Ctx<'_>, object: &Value, scale: &Value) -> Result<Value, ApiError> {
+    // Clients written in Go drop a zero count (`omitempty`): missing means 0.
     let replicas = scale
         .pointer("/spec/replicas")
         .and_then(Value::as_i64)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                ctx.info.subject(),
-                ctx.name(),
-                &[crate::api::field_error::FieldError::required(
-                    "spec.replicas",
-                    "",
-                )],
-            )
-        })?;
+        .unwrap_or(0);
     if replicas < 0 {
         return Err(ApiError::invalid(
             ctx.info.subject(),

@@ -114,6 +114,19 @@ impl ResourceInfo {
         }
     }
 
+    /// The URL path of one object (`/apis/apps/v1/namespaces/default/deployments/web`).
+    pub fn path(&self, namespace: Option<&str>, name: &str) -> String {
+        let root = if self.group.is_empty() {
+            format!("/api/{}", self.version)
+        } else {
+            format!("/apis/{}/{}", self.group, self.version)
+        };
+        match namespace {
+            Some(ns) if self.namespaced => format!("{root}/namespaces/{ns}/{}/{name}", self.plural),
+            _ => format!("{root}/{}/{name}", self.plural),
+        }
+    }
+
     /// The key prefix of a list: one namespace, or all.
     pub fn list_prefix(&self, namespace: Option<&str>) -> String {
         match namespace {
