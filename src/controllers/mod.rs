@@ -4,9 +4,15 @@
 //! - [`serviceaccount`]: the `default` ServiceAccount in every namespace;
 //! - [`root_ca`]: the `kube-root-ca.crt` ConfigMap in every namespace;
 //! - [`namespace`]: deleting a namespace's content, then the namespace;
-//! - [`garbage_collector`]: owner references (background, foreground and orphan deletion).
+//! - [`garbage_collector`]: owner references (background, foreground and orphan deletion);
+//! - [`events`]: the event recorder they share; [`leader`]: leader election.
+//!
+//! A controller is `pub async fn run(ctx: Context, shutdown: CancellationToken)`, listed in
+//! [`CONTROLLERS`]; they start once this server holds the `kube-controller-manager` lease.
 
+pub mod events;
 pub mod garbage_collector;
+pub mod leader;
 pub mod namespace;
 pub mod root_ca;
 pub mod serviceaccount;
@@ -24,6 +30,17 @@ use crate::api::ApiState;
 pub struct Context {
     pub api: Arc<ApiState>,
     pub client: kube::Client,
+    pub events: events::Recorder,
+}
+
+impl Context {
+    /// A context whose events come from `component`.
+    pub fn for_component(&self, component: &str) -> Context {
+        Context {
+            events: events::Recorder::new(&self.api, component),
+            ..self.clone()
+        }
+    }
 }
 
 /// A reconcile failure: logged, then retried after a pause.
@@ -45,19 +62,59 @@ pub fn retry_later<K>(
     kube::runtime::controller::Action::requeue(Duration::from_secs(5))
 }
 
-/// Starts every controller; they stop at `shutdown`.
-pub fn start(
-    api: &Arc<ApiState>,
-    shutdown: &CancellationToken,
-) -> Vec<tokio::task::JoinHandle<()>> {
-    let ctx = Context {
-        api: api.clone(),
-        client: crate::api::local::client(api, "kube-controller-manager"),
-    };
-    vec![
-        tokio::spawn(serviceaccount::run(ctx.clone(), shutdown.child_token())),
-        tokio::spawn(root_ca::run(ctx.clone(), shutdown.child_token())),
-        tokio::spawn(namespace::run(ctx.clone(), shutdown.child_token())),
-        tokio::spawn(garbage_collector::run(ctx, shutdown.child_token())),
-    ]
+type Run = fn(Context, CancellationToken) -> futures::future::BoxFuture<'static, ()>;
+
+/// Every controller, with the component name its events carry.
+pub const CONTROLLERS: &[(&str, Run)] = &[
+    ("service-account-controller", |c, s| {
+        Box::pin(serviceaccount::run(c, s))
+    }),
+    ("root-ca-cert-publisher", |c, s| {
+        Box::pin(root_ca::run(c, s))
+    }),
+    ("namespace-controller", |c, s| {
+        Box::pin(namespace::run(c, s))
+    }),
+    ("garbage-collector-controller", |c, s| {
+        Box::pin(garbage_collector::run(c, s))
+    }),
+];
+
+/// Starts the controllers once this server leads; they stop at `shutdown` (or when
+/// leadership is lost).
+pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::JoinHandle<()> {
+    let api = api.clone();
+    let shutdown = shutdown.clone();
+    tokio::spawn(async move {
+        let client = crate::api::local::client(&api, "kube-controller-manager");
+        // Stable across restarts, so a restarted server resumes its lease at once.
+        let identity = crate::host::hostname();
+        let Some(leading) = leader::lead(
+            client.clone(),
+            "kube-controller-manager",
+            &identity,
+            shutdown,
+        )
+        .await
+        else {
+            return;
+        };
+        let base = Context {
+            events: events::Recorder::new(&api, "kube-controller-manager"),
+            api: api.clone(),
+            client,
+        };
+        let mut tasks = vec![tokio::spawn(events::expire(
+            api.clone(),
+            leading.child_token(),
+        ))];
+        for (component, run) in CONTROLLERS {
+            let ctx = base.for_component(component);
+            tasks.push(tokio::spawn(ctx.events.clone().run(leading.child_token())));
+            tasks.push(tokio::spawn(run(ctx, leading.child_token())));
+        }
+        for task in tasks {
+            let _ = task.await;
+        }
+    })
 }

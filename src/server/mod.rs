@@ -111,9 +111,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     shutdown.cancelled().await;
     info!("shutting down");
     let _ = serving.await;
-    for controller in controllers {
-        let _ = controller.await;
-    }
+    let _ = controllers.await;
     let _ = crds.await;
     let _ = cache.await;
     let _ = compactor.await;
