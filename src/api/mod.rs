@@ -55,6 +55,8 @@ pub fn git_version() -> String {
 #[derive(Clone, Debug)]
 pub struct ApiConfig {
     pub cluster_domain: String,
+    /// Pod IPs; each node gets a /24 of it (`--cluster-cidr`).
+    pub cluster_cidr: Ipv4Net,
     pub service_cidr: Ipv4Net,
     pub node_port_range: (u16, u16),
 }

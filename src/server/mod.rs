@@ -55,6 +55,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         store.clone(),
         ApiConfig {
             cluster_domain: config.cluster_domain.clone(),
+            cluster_cidr: config.cluster_cidr,
             service_cidr: config.service_cidr,
             node_port_range: config.node_port_range,
         },
