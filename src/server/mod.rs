@@ -93,6 +93,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     bootstrap::kubernetes_service(&state, advertise, config.https_port).await?;
     let controllers = crate::controllers::start(&state, &shutdown);
+    let scheduler = (!config.disable_scheduler).then(|| crate::scheduler::start(&state, &shutdown));
     let server_url = format!(
         "https://{}:{}",
         kubeconfig_host(config.bind_address),
@@ -113,6 +114,9 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     info!("shutting down");
     let _ = serving.await;
     let _ = controllers.await;
+    if let Some(scheduler) = scheduler {
+        let _ = scheduler.await;
+    }
     let _ = crds.await;
     let _ = cache.await;
     let _ = compactor.await;
