@@ -109,6 +109,7 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
     let (bound_tx, mut bound) = mpsc::unbounded_channel::<Bound>();
     let mut scheduler = Scheduler::default();
     let mut synced = HashSet::new();
+    let mut was_ready = false;
     let mut flush = tokio::time::interval(UNSCHEDULABLE_FLUSH);
     info!("scheduler started");
     loop {
@@ -128,6 +129,14 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
         ]
         .iter()
         .all(|s| synced.contains(s));
+        if ready && !was_ready {
+            info!(
+                nodes = scheduler.cache.num_nodes(),
+                pending = scheduler.queue.len(),
+                "scheduler caches synced"
+            );
+            was_ready = true;
+        }
         if ready
             && scheduler.queue.has_active()
             && let Some(pod) = scheduler.queue.pop()
