@@ -4,6 +4,8 @@
 //! ImageLocality (1). Each plugin scores 0–100 after its normalization; the node with the
 //! highest weighted sum wins, ties broken at random.
 
+use k8s_openapi::api::core::v1::Toleration;
+
 use super::cache::{Cache, NodeInfo};
 use super::info::{NodeObject, PodInfo};
 use super::selectors::tolerated;
@@ -77,10 +79,9 @@ fn preferred_node_affinity(pod: &PodInfo, node: &NodeObject) -> i64 {
         .sum()
 }
 
-/// Untolerated `PreferNoSchedule` taints (fewer is better).
-fn intolerable_taints(pod: &PodInfo, node: &NodeObject) -> i64 {
-    let tolerations: Vec<_> = pod
-        .tolerations
+/// The tolerations that can tolerate a `PreferNoSchedule` taint.
+fn prefer_no_schedule_tolerations(pod: &PodInfo) -> Vec<Toleration> {
+    pod.tolerations
         .iter()
         .filter(|t| {
             t.effect
@@ -88,10 +89,14 @@ fn intolerable_taints(pod: &PodInfo, node: &NodeObject) -> i64 {
                 .is_none_or(|e| e.is_empty() || e == "PreferNoSchedule")
         })
         .cloned()
-        .collect();
+        .collect()
+}
+
+/// Untolerated `PreferNoSchedule` taints (fewer is better).
+fn intolerable_taints(tolerations: &[Toleration], node: &NodeObject) -> i64 {
     node.taints
         .iter()
-        .filter(|t| t.effect == "PreferNoSchedule" && !tolerated(&tolerations, t))
+        .filter(|t| t.effect == "PreferNoSchedule" && !tolerated(tolerations, t))
         .count() as i64
 }
 
@@ -144,6 +149,7 @@ pub fn score(cache: &mut Cache, pod: &PodInfo, feasible: &[usize]) -> Vec<i64> {
     let mut node_affinity = Vec::with_capacity(n);
     let mut totals = Vec::with_capacity(n);
     let balanced = pod.requests.exact.milli_cpu != 0 || pod.requests.exact.memory != 0;
+    let tolerations = prefer_no_schedule_tolerations(pod);
     for &slot in feasible {
         let info = cache.slot(slot);
         let Some(node) = &info.node else {
@@ -152,7 +158,7 @@ pub fn score(cache: &mut Cache, pod: &PodInfo, feasible: &[usize]) -> Vec<i64> {
             totals.push(0);
             continue;
         };
-        taints.push(intolerable_taints(pod, node));
+        taints.push(intolerable_taints(&tolerations, node));
         node_affinity.push(preferred_node_affinity(pod, node));
         let mut total = WEIGHT_FIT * least_allocated(pod, info, node)
             + WEIGHT_IMAGE_LOCALITY * image_locality(cache, pod, node);
