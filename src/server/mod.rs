@@ -99,6 +99,11 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     bootstrap::kubernetes_service(&state, advertise, config.https_port).await?;
     let controllers = crate::controllers::start(&state, &shutdown);
+    let scheduler = if config.disable_scheduler {
+        tokio::spawn(async {})
+    } else {
+        crate::scheduler::start(&state, &shutdown)
+    };
     let server_url = format!(
         "https://{}:{}",
         kubeconfig_host(config.bind_address),
@@ -112,7 +117,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     info!(
         kubeconfig = %config.kubeconfig_path.display(),
         elapsed = ?started.elapsed(),
-        "kedge server is ready (scheduler, controllers and node agent arrive in later releases); stop it with Ctrl-C"
+        "kedge server is ready (the node agent arrives in a later release); stop it with Ctrl-C"
     );
 
     shutdown.cancelled().await;
@@ -120,7 +125,11 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     stop_by(
         deadline,
-        [("controllers", controllers), ("CRD controller", crds)],
+        [
+            ("controllers", controllers),
+            ("scheduler", scheduler),
+            ("CRD controller", crds),
+        ],
     )
     .await;
     core.cancel();
