@@ -1,6 +1,9 @@
 //! What whole-cluster tests share: a `kedge server` in a temporary directory on a free port,
-//! and the real clients to drive it (every kubectl found on the machine, helm, Python).
+//! and the real clients to drive it (every kubectl found on the machine, helm, Python);
+//! [`fake_nodes`]: nodes whose kubelet the test plays.
 #![allow(dead_code)]
+
+pub mod fake_nodes;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
