@@ -10,7 +10,7 @@
 //! pods, as `kubectl rollout status ds` reads them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -19,7 +19,6 @@ use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::ObjectRef;
 use kube::runtime::watcher;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -257,6 +256,23 @@ impl Sync<'_> {
             } else {
                 doomed.extend(pods.into_iter().filter(|p| !pod_control::is_terminating(p)));
             }
+        }
+        // Unscheduled pods pinned to nodes that no longer exist.
+        let existing: HashSet<&str> = nodes
+            .iter()
+            .filter_map(|n| n.metadata.name.as_deref())
+            .collect();
+        for (node, pods) in by_node {
+            if existing.contains(node.as_str()) {
+                continue;
+            }
+            doomed.extend(pods.iter().filter(|p| {
+                !pod_control::is_terminating(p)
+                    && p.spec
+                        .as_ref()
+                        .and_then(|s| s.node_name.as_ref())
+                        .is_none_or(|n| n.is_empty())
+            }));
         }
         self.sync_nodes(&doomed, &create, hash).await
     }
@@ -622,12 +638,32 @@ fn node_fingerprint(node: &Node) -> String {
     .to_string()
 }
 
+/// Node events that matter to DaemonSets: a node added or removed, or its labels, taints or
+/// schedulability changed (not the status heartbeats).
+fn node_changes(nodes: Api<Node>) -> impl futures::Stream<Item = ()> + Send + 'static {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    watcher(nodes, watcher::Config::default()).filter_map(move |event| {
+        let relevant = match event {
+            Ok(watcher::Event::Apply(node) | watcher::Event::InitApply(node)) => {
+                let name = node.metadata.name.clone().unwrap_or_default();
+                let print = node_fingerprint(&node);
+                seen.insert(name, print.clone()).as_ref() != Some(&print)
+            }
+            Ok(watcher::Event::Delete(node)) => {
+                seen.remove(node.metadata.name.as_deref().unwrap_or_default());
+                true
+            }
+            _ => false,
+        };
+        std::future::ready(relevant.then_some(()))
+    })
+}
+
 pub async fn run(ctx: Context, shutdown: CancellationToken) {
     let sets: Api<DaemonSet> = Api::all(ctx.client.clone());
     let pods: Api<Pod> = Api::all(ctx.client.clone());
     let nodes: Api<Node> = Api::all(ctx.client.clone());
-    let (for_pods, for_nodes) = (ctx.clone(), ctx.clone());
-    let seen: Mutex<HashMap<String, String>> = Mutex::new(HashMap::new());
+    let for_pods = ctx.clone();
     Controller::new(sets, watcher::Config::default())
         .watches(pods, watcher::Config::default(), move |pod: Pod| {
             controller_ref::owners_to_sync(&for_pods, &pod.metadata, |ds: &DaemonSet, labels| {
@@ -637,21 +673,7 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
                     .is_some_and(|s| s.matches(labels))
             })
         })
-        .watches(nodes, watcher::Config::default(), move |node: Node| {
-            // Node heartbeats change nothing here: only react to what placement reads.
-            let name = node.metadata.name.clone().unwrap_or_default();
-            let print = node_fingerprint(&node);
-            let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
-            if seen.get(&name) == Some(&print) {
-                return Vec::new();
-            }
-            seen.insert(name, print);
-            drop(seen);
-            controller_ref::cached::<DaemonSet>(&for_nodes, None, |_| true)
-                .into_iter()
-                .map(|ds| ObjectRef::from_obj(&ds))
-                .collect()
-        })
+        .reconcile_all_on(node_changes(nodes))
         .graceful_shutdown_on(async move { shutdown.cancelled().await })
         .run(reconcile, retry_later, Arc::new(ctx))
         .for_each(|_| async {})

@@ -191,7 +191,10 @@ impl Cluster {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kedge"))
+        // KEDGE_TEST_BIN overrides the executable (useful when builds share a target dir).
+        let program = std::env::var_os("KEDGE_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_kedge").into());
+        let mut child = Command::new(program)
             .args(["server", "--config", "/dev/null", "--disable-agent"])
             .args(["--data-dir", self.data_dir().to_str().unwrap()])
             .args(["--write-kubeconfig", self.kubeconfig().to_str().unwrap()])
