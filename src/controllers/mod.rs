@@ -5,17 +5,31 @@
 //! - [`root_ca`]: the `kube-root-ca.crt` ConfigMap in every namespace;
 //! - [`namespace`]: deleting a namespace's content, then the namespace;
 //! - [`garbage_collector`]: owner references (background, foreground and orphan deletion);
+//! - [`deployment`], [`replicaset`], [`replication_controller`], [`statefulset`],
+//!   [`daemonset`]: the workloads (with [`deployment_util`] and [`daemon_pods`]), sharing
+//!   [`controller_ref`] (ownership), [`pod_control`] (pod states, creating and deleting pods)
+//!   and [`history`] (ControllerRevisions, hashes);
 //! - [`events`]: the event recorder they share; [`leader`]: leader election.
 //!
 //! A controller is `pub async fn run(ctx: Context, shutdown: CancellationToken)`, listed in
 //! [`CONTROLLERS`]; they start once this server holds the `kube-controller-manager` lease.
 
+pub mod controller_ref;
+pub mod daemon_pods;
+pub mod daemonset;
+pub mod deployment;
+pub mod deployment_util;
 pub mod events;
 pub mod garbage_collector;
+pub mod history;
 pub mod leader;
 pub mod namespace;
+pub mod pod_control;
+pub mod replicaset;
+pub mod replication_controller;
 pub mod root_ca;
 pub mod serviceaccount;
+pub mod statefulset;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +91,21 @@ pub const CONTROLLERS: &[(&str, Run)] = &[
     }),
     ("garbage-collector-controller", |c, s| {
         Box::pin(garbage_collector::run(c, s))
+    }),
+    ("deployment-controller", |c, s| {
+        Box::pin(deployment::run(c, s))
+    }),
+    ("replicaset-controller", |c, s| {
+        Box::pin(replicaset::run(c, s))
+    }),
+    ("replication-controller", |c, s| {
+        Box::pin(replication_controller::run(c, s))
+    }),
+    ("statefulset-controller", |c, s| {
+        Box::pin(statefulset::run(c, s))
+    }),
+    ("daemonset-controller", |c, s| {
+        Box::pin(daemonset::run(c, s))
     }),
 ];
 
