@@ -108,6 +108,9 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         elapsed = ?started.elapsed(),
         "kedge server is ready (scheduler, controllers and node agent arrive in later releases); stop it with Ctrl-C"
     );
+    if let Err(error) = crate::sd_notify::ready() {
+        warn!("{error}");
+    }
 
     shutdown.cancelled().await;
     info!("shutting down");
