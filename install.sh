@@ -532,7 +532,10 @@ if [ -n "$main_pids" ]; then
     done
     alive=
     for pid in $tree; do
-        [ -d "/proc/$pid" ] && alive="$alive $pid"
+        # A zombie has exited already: only its parent's wait is missing.
+        stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+        state=${stat##*) }
+        [ "${state%% *}" = Z ] || alive="$alive $pid"
     done
     if [ -n "$alive" ]; then
         say "kill -KILL$alive"

@@ -824,7 +824,7 @@ fn killall_stops_kedge_processes_unmounts_and_deletes_links_and_tables() {
     let mut real_sh = spawn(&sh, "sleep 1005 & wait");
     // Wait for the containers to start.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while children(server.id()).len() < 1 || children(shim.id()).len() < 2 {
+    while children(server.id()).is_empty() || children(shim.id()).len() < 2 {
         assert!(
             std::time::Instant::now() < deadline,
             "the sleeps did not start"

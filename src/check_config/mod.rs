@@ -94,14 +94,15 @@ pub fn report(host: &HostRoot, out: &mut impl Write) -> std::io::Result<bool> {
             Status::Unknown(how) => ("unknown", how),
         };
         let optional = if check.required { "" } else { " (optional)" };
-        writeln!(out, "  {:<width$}  {word}{optional}", check.name)?;
-        if !text.is_empty() {
-            let label = if matches!(check.status, Status::Ok(_)) {
-                ""
-            } else {
-                "fix: "
-            };
-            writeln!(out, "  {:<width$}    {label}{text}", "")?;
+        match &check.status {
+            Status::Ok(_) if !text.is_empty() => {
+                writeln!(out, "  {:<width$}  {word}{optional}: {text}", check.name)?;
+            }
+            Status::Ok(_) => writeln!(out, "  {:<width$}  {word}{optional}", check.name)?,
+            Status::Missing(_) | Status::Unknown(_) => {
+                writeln!(out, "  {:<width$}  {word}{optional}", check.name)?;
+                writeln!(out, "  {:<width$}    fix: {text}", "")?;
+            }
         }
     }
     let failed = checks.iter().filter(|c| c.fails()).count();
