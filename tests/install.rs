@@ -178,9 +178,13 @@ impl Scratch {
         text
     }
 
-    /// Runs a script the installer wrote, with the scratch PATH.
+    /// Runs a script the installer wrote (as root), with the scratch PATH, in mount and
+    /// network namespaces of its own so that its unmounts and link deletions cannot touch
+    /// this machine's.
     fn run_script(&self, script: &Path) -> Output {
-        Command::new(script)
+        Command::new("unshare")
+            .args(["--mount", "--net", "--propagation", "private"])
+            .arg(script)
             .env_clear()
             .env("PATH", self.tools.path())
             .output()
@@ -720,7 +724,7 @@ fn openrc_install_writes_a_clean_init_script() {
 
 #[test]
 fn uninstall_leaves_nothing_behind() {
-    if !root() {
+    if !root() || !have("unshare") {
         return;
     }
     let scratch = Scratch::new();
@@ -751,7 +755,7 @@ fn uninstall_leaves_nothing_behind() {
 
 #[test]
 fn uninstall_keeps_the_binary_while_another_kedge_service_remains() {
-    if !root() {
+    if !root() || !have("unshare") {
         return;
     }
     let scratch = Scratch::new();
