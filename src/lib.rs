@@ -7,10 +7,13 @@
 //! - [`api`]: the Kubernetes API server; [`controllers`]: the controllers inside `kedge server`;
 //! - [`scheduler`]: the scheduler inside `kedge server`;
 //! - [`server`]: `kedge server`, the control plane's start-up;
-//! - [`agent`]: `kedge agent`, a node.
+//! - [`agent`]: `kedge agent`, a node;
+//! - [`check_config`]: `kedge check-config`, whether the host has what kedge needs;
+//! - [`sd_notify`]: telling systemd that kedge is ready.
 
 pub mod agent;
 pub mod api;
+pub mod check_config;
 pub mod cli;
 pub mod config;
 pub mod controllers;
@@ -19,6 +22,7 @@ pub mod kubeconfig;
 pub mod paths;
 pub mod pki;
 pub mod scheduler;
+pub mod sd_notify;
 pub mod server;
 pub mod store;
 

@@ -18,6 +18,7 @@ fn main() -> ExitCode {
     let debug = match &parsed.command {
         Command::Server(args) => args.common.debug,
         Command::Agent(args) => args.common.debug,
+        Command::CheckConfig(args) => return check_config(&args.root),
     };
     init_logging(debug);
     for file in &parsed.config_files {
@@ -45,12 +46,27 @@ fn main() -> ExitCode {
                 let config = AgentConfig::from_args(&args, parsed.set)?;
                 kedge::agent::run(config, shutdown).await
             }
+            Command::CheckConfig(_) => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("kedge: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `kedge check-config`: the report on standard output; exit 1 when something required is
+/// missing.
+fn check_config(root: &std::path::Path) -> ExitCode {
+    let host = kedge::check_config::HostRoot::new(root);
+    match kedge::check_config::report(&host, &mut std::io::stdout().lock()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("kedge: cannot print the report: {error}");
             ExitCode::FAILURE
         }
     }

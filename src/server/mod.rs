@@ -119,6 +119,9 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         elapsed = ?started.elapsed(),
         "kedge server is ready (the node agent arrives in a later release); stop it with Ctrl-C"
     );
+    if let Err(error) = crate::sd_notify::ready() {
+        warn!("{error}");
+    }
 
     shutdown.cancelled().await;
     info!("shutting down");
