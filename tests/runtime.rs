@@ -15,7 +15,9 @@ use kedge::runtime::config::{ContainerConfig, ImageConfig, Resources, SandboxCon
 use kedge::runtime::kernel::LinuxKernel;
 use kedge::runtime::layout::RuntimeDirs;
 use kedge::runtime::logs;
-use kedge::runtime::sandbox::{ExecOptions, PodSandbox, RecoveredSandbox, SandboxHandle, SessionEvent, recover};
+use kedge::runtime::sandbox::{
+    ExecOptions, PodSandbox, RecoveredSandbox, SandboxHandle, SessionEvent, recover,
+};
 use kedge::runtime::shim::ShimRecord;
 use kedge::runtime::state::ContainerState;
 
@@ -23,7 +25,10 @@ fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
-        assert!(std::env::var_os("CI").is_none(), "the runtime tests need root in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the runtime tests need root in CI"
+        );
         eprintln!("skipped: the runtime tests need root");
     }
     root
@@ -38,7 +43,10 @@ fn busybox_layers(dir: &Path) -> Vec<PathBuf> {
         std::fs::create_dir_all(base.join(d)).unwrap();
     }
     std::fs::create_dir_all(etc.join("etc")).unwrap();
-    let listed = Command::new("dpkg").args(["-L", "busybox-static"]).output().unwrap();
+    let listed = Command::new("dpkg")
+        .args(["-L", "busybox-static"])
+        .output()
+        .unwrap();
     let busybox = String::from_utf8_lossy(&listed.stdout)
         .lines()
         .find(|l| l.ends_with("/bin/busybox"))
@@ -56,7 +64,11 @@ fn busybox_layers(dir: &Path) -> Vec<PathBuf> {
         "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
     )
     .unwrap();
-    std::fs::write(etc.join("etc/group"), "root:x:0:\napp:x:1000:\naudio:x:29:app\n").unwrap();
+    std::fs::write(
+        etc.join("etc/group"),
+        "root:x:0:\napp:x:1000:\naudio:x:29:app\n",
+    )
+    .unwrap();
     vec![etc, base]
 }
 
@@ -69,7 +81,10 @@ struct Fixture {
 
 impl Fixture {
     fn new() -> Fixture {
-        let tmp = tempfile::Builder::new().prefix("kr").tempdir_in("/tmp").unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("kr")
+            .tempdir_in("/tmp")
+            .unwrap();
         let dirs = RuntimeDirs {
             run: tmp.path().join("run"),
             state: tmp.path().join("state"),
@@ -135,7 +150,8 @@ impl Drop for Fixture {
                 unsafe { libc::kill(record.pid, libc::SIGKILL) };
                 wait_until(Duration::from_secs(10), || !record.is_alive());
             }
-            let _ = kedge::runtime::shim::sandbox::tear_down(&kernel, &self.dirs, &cgroups, uid, None);
+            let _ =
+                kedge::runtime::shim::sandbox::tear_down(&kernel, &self.dirs, &cgroups, uid, None);
         }
         // The test's cgroup parent, in every hierarchy.
         let parent = self.dirs.cgroup_parent.trim_start_matches('/');
@@ -144,7 +160,11 @@ impl Drop for Fixture {
                 let _ = std::fs::remove_dir(Path::new("/sys/fs/cgroup").join(parent));
             }
             CgroupVersion::V1 => {
-                for hierarchy in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+                for hierarchy in std::fs::read_dir("/sys/fs/cgroup")
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
                     let _ = std::fs::remove_dir(hierarchy.path().join(parent));
                 }
             }
@@ -168,7 +188,10 @@ fn alive(pid: i32) -> bool {
         && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
 }
 
-fn run_to_exit(pod: &SandboxHandle, config: &ContainerConfig) -> kedge::runtime::state::ContainerStatus {
+fn run_to_exit(
+    pod: &SandboxHandle,
+    config: &ContainerConfig,
+) -> kedge::runtime::state::ContainerStatus {
     let id = config.id();
     pod.create_container(config).unwrap();
     pod.start_container(&id).unwrap();
@@ -195,20 +218,31 @@ fn lifecycle_and_exit_codes() {
     assert_eq!(exited.reason.as_deref(), Some("Completed"));
     assert!(exited.finished_at.is_some());
     let err = pod.start_container(&c.id()).unwrap_err().to_string();
-    assert!(err.contains("cannot start container ok: it is exited"), "{err}");
+    assert!(
+        err.contains("cannot start container ok: it is exited"),
+        "{err}"
+    );
 
     let status = run_to_exit(&pod, &f.container("three", "exit 3"));
-    assert_eq!((status.exit_code, status.reason.as_deref()), (Some(3), Some("Error")));
+    assert_eq!(
+        (status.exit_code, status.reason.as_deref()),
+        (Some(3), Some("Error"))
+    );
 
     // A signal from inside the container cannot kill its init (PID 1 of its namespace).
     let status = run_to_exit(&pod, &f.container("immune", "kill -9 $$; exit 4"));
     assert_eq!(status.exit_code, Some(4));
 
     // A process that handles SIGTERM exits on its own within the grace period.
-    let c = f.container("graceful", "trap 'exit 0' TERM; while true; do sleep 0.1; done");
+    let c = f.container(
+        "graceful",
+        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+    );
     pod.create_container(&c).unwrap();
     pod.start_container(&c.id()).unwrap();
-    let stopped = pod.stop_container(&c.id(), Duration::from_secs(30)).unwrap();
+    let stopped = pod
+        .stop_container(&c.id(), Duration::from_secs(30))
+        .unwrap();
     assert_eq!(stopped.exit_code, Some(0));
 
     // PID 1 ignores SIGTERM without a handler: SIGKILL after the grace period.
@@ -222,7 +256,10 @@ fn lifecycle_and_exit_codes() {
     // The image's user by name, with its groups; a read-only root; a volume.
     let volume = f._tmp.path().join("volume");
     std::fs::create_dir_all(&volume).unwrap();
-    let mut c = f.container("ident", "id > /data/id; hostname >> /data/id; touch /ro 2>/dev/null || echo ro >> /data/id");
+    let mut c = f.container(
+        "ident",
+        "id > /data/id; hostname >> /data/id; touch /ro 2>/dev/null || echo ro >> /data/id",
+    );
     c.image.user = Some("app".into());
     c.security.read_only_root_filesystem = true;
     c.mounts = vec![VolumeMount {
@@ -235,10 +272,20 @@ fn lifecycle_and_exit_codes() {
     assert_eq!(status.exit_code, Some(0), "{status:?}");
     let id = std::fs::read_to_string(volume.join("id")).unwrap();
     // The kernel sorts supplementary groups.
-    assert!(id.starts_with("uid=1000(app) gid=1000(app) groups=29(audio),1000(app)"), "{id}");
+    assert!(
+        id.starts_with("uid=1000(app) gid=1000(app) groups=29(audio),1000(app)"),
+        "{id}"
+    );
     assert!(id.contains("\nlife\nro\n"), "{id}");
 
-    for name in ["ok.0", "three.0", "immune.0", "graceful.0", "stubborn.0", "ident.0"] {
+    for name in [
+        "ok.0",
+        "three.0",
+        "immune.0",
+        "graceful.0",
+        "stubborn.0",
+        "ident.0",
+    ] {
         pod.remove_container(name).unwrap();
     }
     assert!(pod.status().unwrap().containers.is_empty());
@@ -287,7 +334,13 @@ fn cgroup_limits_are_applied() {
             .to_string()
     };
     let inside = |file: &str| {
-        let mut session = pod.exec(&c.id(), &["cat".into(), file.into()], &ExecOptions::default()).unwrap();
+        let mut session = pod
+            .exec(
+                &c.id(),
+                &["cat".into(), file.into()],
+                &ExecOptions::default(),
+            )
+            .unwrap();
         let (out, _, code) = session.collect().unwrap();
         assert_eq!(code, Some(0), "cat {file}");
         String::from_utf8_lossy(&out).trim().to_string()
@@ -300,7 +353,10 @@ fn cgroup_limits_are_applied() {
             assert_eq!(read("memory", "memory.limit_in_bytes"), "67108864");
             assert_eq!(read("pids", "pids.max"), "100");
             // The container sees its own cgroup at /sys/fs/cgroup.
-            assert_eq!(inside("/sys/fs/cgroup/memory/memory.limit_in_bytes"), "67108864");
+            assert_eq!(
+                inside("/sys/fs/cgroup/memory/memory.limit_in_bytes"),
+                "67108864"
+            );
             assert_eq!(inside("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), "50000");
             assert_eq!(inside("/sys/fs/cgroup/pids/pids.max"), "100");
         }
@@ -335,7 +391,9 @@ fn exec_with_a_terminal_stdin_and_attach() {
         height: 24,
     };
     let mut shell = pod.exec(&c.id(), &["/bin/sh".into()], &options).unwrap();
-    shell.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    shell
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     shell.resize(123, 45).unwrap();
     shell.send_stdin(b"stty size; tty; exit 5\n").unwrap();
     let (out, _, code) = shell.collect().unwrap();
@@ -353,16 +411,32 @@ fn exec_with_a_terminal_stdin_and_attach() {
     cat.send_stdin(b"hello through stdin\n").unwrap();
     cat.close_stdin().unwrap();
     let (out, _, code) = cat.collect().unwrap();
-    assert_eq!((String::from_utf8_lossy(&out).as_ref(), code), ("hello through stdin\n", Some(0)));
+    assert_eq!(
+        (String::from_utf8_lossy(&out).as_ref(), code),
+        ("hello through stdin\n", Some(0))
+    );
     let mut both = pod
-        .exec(&c.id(), &["sh".into(), "-c".into(), "echo out; echo err >&2; exit 7".into()], &ExecOptions::default())
+        .exec(
+            &c.id(),
+            &[
+                "sh".into(),
+                "-c".into(),
+                "echo out; echo err >&2; exit 7".into(),
+            ],
+            &ExecOptions::default(),
+        )
         .unwrap();
     let (out, err, code) = both.collect().unwrap();
-    assert_eq!((out, err, code), (b"out\n".to_vec(), b"err\n".to_vec(), Some(7)));
+    assert_eq!(
+        (out, err, code),
+        (b"out\n".to_vec(), b"err\n".to_vec(), Some(7))
+    );
 
     // Attach: the container's stdin and output.
     let mut attached = pod.attach(&c.id(), true).unwrap();
-    attached.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    attached
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     attached.send_stdin(b"ping\n").unwrap();
     match attached.next_event().unwrap() {
         SessionEvent::Stdout(data) => assert_eq!(data, b"got ping\n"),
@@ -375,7 +449,10 @@ fn exec_with_a_terminal_stdin_and_attach() {
     }
     let status = pod.wait_container(&c.id()).unwrap();
     assert_eq!(status.exit_code, Some(0));
-    let err = pod.exec(&c.id(), &["true".into()], &ExecOptions::default()).unwrap_err().to_string();
+    let err = pod
+        .exec(&c.id(), &["true".into()], &ExecOptions::default())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("it is exited"), "{err}");
     pod.shutdown(Duration::from_secs(0)).unwrap();
 }
@@ -395,7 +472,10 @@ fn logs_in_cri_format_with_rotation() {
     let status = run_to_exit(&pod, &c);
     assert_eq!(
         status.log_path,
-        f.dirs.logs.join(format!("default_logs_{}", config.uid)).join("talk/0.log")
+        f.dirs
+            .logs
+            .join(format!("default_logs_{}", config.uid))
+            .join("talk/0.log")
     );
     let text = std::fs::read_to_string(&status.log_path).unwrap();
     let lines: Vec<(String, String, String)> = text
@@ -405,13 +485,25 @@ fn logs_in_cri_format_with_rotation() {
             (s.into(), t.into(), c.into())
         })
         .collect();
-    assert!(lines.contains(&("stdout".into(), "F".into(), "one".into())), "{text}");
-    assert!(lines.contains(&("stderr".into(), "F".into(), "two".into())), "{text}");
-    assert!(lines.contains(&("stdout".into(), "F".into(), "partial".into())), "{text}");
+    assert!(
+        lines.contains(&("stdout".into(), "F".into(), "one".into())),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&("stderr".into(), "F".into(), "two".into())),
+        "{text}"
+    );
+    assert!(
+        lines.contains(&("stdout".into(), "F".into(), "partial".into())),
+        "{text}"
+    );
     let first = text.lines().next().unwrap();
     assert!(first[..30].parse::<jiff::Timestamp>().is_ok(), "{first}");
 
-    let c = f.container("chatty", "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done");
+    let c = f.container(
+        "chatty",
+        "i=0; while [ $i -lt 300 ]; do echo line $i; i=$((i+1)); done",
+    );
     let status = run_to_exit(&pod, &c);
     let rotated = logs::rotated_files(&status.log_path).unwrap();
     assert_eq!(rotated.len(), 2, "{rotated:?}");
@@ -435,7 +527,12 @@ fn containers_survive_the_agent_and_die_with_their_shim() {
     let pid = pod.start_container(&c.id()).unwrap().pid.unwrap();
     // The shim is not our child: it was double-forked away.
     let stat = std::fs::read_to_string(format!("/proc/{shim}/stat")).unwrap();
-    let ppid: i32 = stat[stat.rfind(')').unwrap() + 2..].split(' ').nth(1).unwrap().parse().unwrap();
+    let ppid: i32 = stat[stat.rfind(')').unwrap() + 2..]
+        .split(' ')
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
     assert_ne!(ppid, std::process::id() as i32);
 
     // The agent goes away (its handle is dropped) and comes back: it finds the shim again.
@@ -454,7 +551,10 @@ fn containers_survive_the_agent_and_die_with_their_shim() {
     // The shim is killed: its containers die with it and are reported exited.
     // SAFETY: kill(2) of the shim this test started.
     unsafe { libc::kill(shim, libc::SIGKILL) };
-    assert!(wait_until(Duration::from_secs(10), || !alive(pid)), "the container outlived its shim");
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(pid)),
+        "the container outlived its shim"
+    );
     let found = recover(&f.dirs).unwrap();
     let RecoveredSandbox::Dead(dead) = found.into_iter().next().unwrap() else {
         panic!("the shim should be dead");
@@ -463,7 +563,8 @@ fn containers_survive_the_agent_and_die_with_their_shim() {
     assert_eq!(dead.containers.len(), 1);
     assert_eq!(dead.containers[0].state, ContainerState::Exited);
     assert_eq!(dead.containers[0].reason.as_deref(), Some("Unknown"));
-    dead.clean_up(&LinuxKernel, &f.dirs, &f.cgroups(), true).unwrap();
+    dead.clean_up(&LinuxKernel, &f.dirs, &f.cgroups(), true)
+        .unwrap();
     assert!(!f.dirs.net_namespace(&uid).exists());
     assert!(recover(&f.dirs).unwrap().is_empty());
 }
@@ -487,7 +588,8 @@ fn a_shim_stopped_by_sigterm_records_its_containers_exits() {
     };
     assert_eq!(dead.containers[0].exit_code, Some(137));
     assert_eq!(dead.containers[0].reason.as_deref(), Some("Error"));
-    dead.clean_up(&LinuxKernel, &f.dirs, &f.cgroups(), true).unwrap();
+    dead.clean_up(&LinuxKernel, &f.dirs, &f.cgroups(), true)
+        .unwrap();
 }
 
 #[test]
@@ -539,7 +641,8 @@ fn state_from_before_a_reboot_is_reported_exited() {
         boot_id: "an-earlier-boot".into(),
     };
     std::fs::write(dirs.shim_file(uid), serde_json::to_vec(&record).unwrap()).unwrap();
-    let mut status = kedge::runtime::state::ContainerStatus::created("app", 0, "/l/0.log".into(), "t0".into());
+    let mut status =
+        kedge::runtime::state::ContainerStatus::created("app", 0, "/l/0.log".into(), "t0".into());
     status.started(1234, "t1".into()).unwrap();
     std::fs::write(
         dirs.container_dir(uid, "app.0").join("status.json"),

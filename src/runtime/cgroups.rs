@@ -35,7 +35,9 @@ impl CgroupVersion {
     /// The version mounted at `/sys/fs/cgroup` (hybrid hosts count as v1).
     pub fn detect() -> CgroupVersion {
         match nix::sys::statfs::statfs("/sys/fs/cgroup") {
-            Ok(fs) if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => CgroupVersion::V2,
+            Ok(fs) if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => {
+                CgroupVersion::V2
+            }
             _ => CgroupVersion::V1,
         }
     }
@@ -125,7 +127,12 @@ impl CgroupLayout {
     ///
     /// # Errors
     /// A directory or a limit that could not be written.
-    pub fn create_pod(&self, kernel: &dyn Kernel, uid: &str, limits: Option<&Resources>) -> io::Result<()> {
+    pub fn create_pod(
+        &self,
+        kernel: &dyn Kernel,
+        uid: &str,
+        limits: Option<&Resources>,
+    ) -> io::Result<()> {
         let pod = self.pod_path(uid);
         match self.version {
             CgroupVersion::V1 => {
@@ -134,8 +141,12 @@ impl CgroupLayout {
                 }
                 if let Some(limits) = limits {
                     if limits.cpu_request_millis.is_some() || limits.cpu_limit_millis.is_some() {
-                        let shares = cpu_shares(limits.cpu_request_millis.or(limits.cpu_limit_millis));
-                        kernel.write(&self.dir("cpu", &pod).join("cpu.shares"), &shares.to_string())?;
+                        let shares =
+                            cpu_shares(limits.cpu_request_millis.or(limits.cpu_limit_millis));
+                        kernel.write(
+                            &self.dir("cpu", &pod).join("cpu.shares"),
+                            &shares.to_string(),
+                        )?;
                     }
                     if let Some(quota) = cpu_quota(limits.cpu_limit_millis) {
                         let dir = self.dir("cpu", &pod);
@@ -143,10 +154,14 @@ impl CgroupLayout {
                         kernel.write(&dir.join("cpu.cfs_quota_us"), &quota.to_string())?;
                     }
                     if let Some(memory) = limits.memory_limit_bytes {
-                        kernel.write(&self.dir("memory", &pod).join("memory.limit_in_bytes"), &memory.to_string())?;
+                        kernel.write(
+                            &self.dir("memory", &pod).join("memory.limit_in_bytes"),
+                            &memory.to_string(),
+                        )?;
                     }
                     if let Some(pids) = limits.pids_limit {
-                        kernel.write(&self.dir("pids", &pod).join("pids.max"), &pids.to_string())?;
+                        kernel
+                            .write(&self.dir("pids", &pod).join("pids.max"), &pids.to_string())?;
                     }
                 }
             }
@@ -158,19 +173,29 @@ impl CgroupLayout {
                 for part in dirs {
                     let parent = self.dir("", &path);
                     for controller in ["cpu", "memory", "pids"] {
-                        let _ = kernel.write(&parent.join("cgroup.subtree_control"), &format!("+{controller}"));
+                        let _ = kernel.write(
+                            &parent.join("cgroup.subtree_control"),
+                            &format!("+{controller}"),
+                        );
                     }
                     path = format!("{path}/{part}");
                     kernel.create_dir(&self.dir("", &path))?;
                 }
                 let dir = self.dir("", &pod);
                 for controller in ["cpu", "memory", "pids"] {
-                    let _ = kernel.write(&dir.join("cgroup.subtree_control"), &format!("+{controller}"));
+                    let _ = kernel.write(
+                        &dir.join("cgroup.subtree_control"),
+                        &format!("+{controller}"),
+                    );
                 }
                 if let Some(limits) = limits {
                     if limits.cpu_request_millis.is_some() || limits.cpu_limit_millis.is_some() {
-                        let shares = cpu_shares(limits.cpu_request_millis.or(limits.cpu_limit_millis));
-                        kernel.write(&dir.join("cpu.weight"), &shares_to_weight(shares).to_string())?;
+                        let shares =
+                            cpu_shares(limits.cpu_request_millis.or(limits.cpu_limit_millis));
+                        kernel.write(
+                            &dir.join("cpu.weight"),
+                            &shares_to_weight(shares).to_string(),
+                        )?;
                     }
                     if let Some(quota) = cpu_quota(limits.cpu_limit_millis) {
                         kernel.write(&dir.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}"))?;
@@ -205,7 +230,11 @@ impl CgroupLayout {
     pub fn pod_processes(&self, kernel: &dyn Kernel, uid: &str) -> Vec<i32> {
         let mut pids = Vec::new();
         for hierarchy in self.hierarchies(kernel) {
-            collect_procs(kernel, &self.dir(&hierarchy, &self.pod_path(uid)), &mut pids);
+            collect_procs(
+                kernel,
+                &self.dir(&hierarchy, &self.pod_path(uid)),
+                &mut pids,
+            );
         }
         pids.sort_unstable();
         pids.dedup();
@@ -247,7 +276,10 @@ impl CgroupLayout {
             CgroupVersion::V1 => self.dir("memory", cgroup).join("memory.oom_control"),
             CgroupVersion::V2 => self.dir("", cgroup).join("memory.events"),
         };
-        kernel.read(&file).map(|text| parse_oom_kill(&text)).unwrap_or(0)
+        kernel
+            .read(&file)
+            .map(|text| parse_oom_kill(&text))
+            .unwrap_or(0)
     }
 }
 
@@ -315,7 +347,10 @@ mod tests {
             json!({"cpu": {"shares": 256, "quota": 50000, "period": 100000},
                    "memory": {"limit": 67108864}, "pids": {"limit": 100}})
         );
-        assert_eq!(oci_resources(&Resources::default()), json!({"cpu": {"shares": 2}}));
+        assert_eq!(
+            oci_resources(&Resources::default()),
+            json!({"cpu": {"shares": 2}})
+        );
     }
 
     #[test]
@@ -325,7 +360,9 @@ mod tests {
             memory_limit_bytes: Some(1 << 30),
             ..Default::default()
         };
-        layout(CgroupVersion::V1).create_pod(&kernel, "u1", Some(&limits)).unwrap();
+        layout(CgroupVersion::V1)
+            .create_pod(&kernel, "u1", Some(&limits))
+            .unwrap();
         let calls = kernel.calls();
         assert!(calls.contains(&Call::CreateDir("/sys/fs/cgroup/memory/kedge/podu1".into())));
         assert!(calls.contains(&Call::Write {
@@ -341,7 +378,9 @@ mod tests {
             cpu_limit_millis: Some(200),
             ..Default::default()
         };
-        layout(CgroupVersion::V2).create_pod(&kernel, "u1", Some(&limits)).unwrap();
+        layout(CgroupVersion::V2)
+            .create_pod(&kernel, "u1", Some(&limits))
+            .unwrap();
         let calls = kernel.calls();
         assert!(calls.contains(&Call::Write {
             path: "/sys/fs/cgroup/cgroup.subtree_control".into(),
@@ -364,20 +403,31 @@ mod tests {
             "/sys/fs/cgroup/memory/kedge/podu/c.0/memory.oom_control",
             "oom_kill_disable 0\nunder_oom 0\noom_kill 1\n",
         );
-        assert_eq!(layout(CgroupVersion::V1).oom_kills(&kernel, "/kedge/podu/c.0"), 1);
+        assert_eq!(
+            layout(CgroupVersion::V1).oom_kills(&kernel, "/kedge/podu/c.0"),
+            1
+        );
         kernel.set_file(
             "/sys/fs/cgroup/kedge/podu/c.0/memory.events",
             "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\noom_group_kill 0\n",
         );
-        assert_eq!(layout(CgroupVersion::V2).oom_kills(&kernel, "/kedge/podu/c.0"), 2);
-        assert_eq!(layout(CgroupVersion::V2).oom_kills(&kernel, "/kedge/podu/gone"), 0);
+        assert_eq!(
+            layout(CgroupVersion::V2).oom_kills(&kernel, "/kedge/podu/c.0"),
+            2
+        );
+        assert_eq!(
+            layout(CgroupVersion::V2).oom_kills(&kernel, "/kedge/podu/gone"),
+            0
+        );
     }
 
     #[test]
     fn leftovers_of_a_dead_shim_are_killed() {
         let kernel = RecordingKernel::new();
         kernel.set_file("/sys/fs/cgroup/kedge/podu/cgroup.procs", "10\n11\n");
-        layout(CgroupVersion::V2).kill_and_remove_pod(&kernel, "u").unwrap();
+        layout(CgroupVersion::V2)
+            .kill_and_remove_pod(&kernel, "u")
+            .unwrap();
         let calls = kernel.calls();
         assert!(calls.contains(&Call::Kill { pid: 10, signal: 9 }));
         assert!(calls.contains(&Call::RemoveDir("/sys/fs/cgroup/kedge/podu".into())));

@@ -71,6 +71,8 @@ pub struct ContainerConfig {
     pub stdin_once: bool,
     /// Give the container a terminal (`tty: true`).
     pub tty: bool,
+    /// The OOM score adjustment the kubelet computes from the QoS class (0 when `None`).
+    pub oom_score_adj: Option<i32>,
 }
 
 /// The values of an image's config the runtime needs.

@@ -25,7 +25,13 @@ pub struct NamespaceFiles {
 /// Every kernel interaction of the runtime outside libcontainer.
 pub trait Kernel {
     /// Mounts an overlay of `lower` (top-most first) under `upper` at `target`.
-    fn mount_overlay(&self, lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> io::Result<()>;
+    fn mount_overlay(
+        &self,
+        lower: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        target: &Path,
+    ) -> io::Result<()>;
     fn bind_mount(&self, source: &Path, target: &Path, read_only: bool) -> io::Result<()>;
     fn mount_tmpfs(&self, target: &Path, options: &str) -> io::Result<()>;
     /// Lazily unmounts `target` (`MNT_DETACH`); not mounted is not an error.
@@ -51,9 +57,16 @@ pub trait Kernel {
 ///
 /// # Errors
 /// `InvalidInput` when even relative paths do not fit.
-pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> io::Result<(Option<PathBuf>, String)> {
+pub fn overlay_options(
+    lower: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+) -> io::Result<(Option<PathBuf>, String)> {
     let build = |lowers: Vec<String>, upper: String, work: String| {
-        format!("lowerdir={},upperdir={upper},workdir={work}", lowers.join(":"))
+        format!(
+            "lowerdir={},upperdir={upper},workdir={work}",
+            lowers.join(":")
+        )
     };
     let absolute = build(
         lower.iter().map(|p| p.display().to_string()).collect(),
@@ -64,7 +77,11 @@ pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> io::Resu
         return Ok((None, absolute));
     }
     let mut base = upper.to_path_buf();
-    let all: Vec<&Path> = lower.iter().map(PathBuf::as_path).chain([upper, work]).collect();
+    let all: Vec<&Path> = lower
+        .iter()
+        .map(PathBuf::as_path)
+        .chain([upper, work])
+        .collect();
     while !all.iter().all(|p| p.starts_with(&base)) {
         if !base.pop() {
             break;
@@ -77,7 +94,11 @@ pub fn overlay_options(lower: &[PathBuf], upper: &Path, work: &Path) -> io::Resu
             Err(_) => p.display().to_string(),
         }
     };
-    let short = build(lower.iter().map(|p| relative(p)).collect(), relative(upper), relative(work));
+    let short = build(
+        lower.iter().map(|p| relative(p)).collect(),
+        relative(upper),
+        relative(work),
+    );
     if short.len() > MOUNT_DATA_MAX {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -100,7 +121,13 @@ fn nix_err(error: nix::Error) -> io::Error {
 }
 
 impl Kernel for LinuxKernel {
-    fn mount_overlay(&self, lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> io::Result<()> {
+    fn mount_overlay(
+        &self,
+        lower: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        target: &Path,
+    ) -> io::Result<()> {
         use nix::mount::{MsFlags, mount};
         let (base, data) = overlay_options(lower, upper, work)?;
         let previous = match &base {
@@ -111,7 +138,14 @@ impl Kernel for LinuxKernel {
             }
             None => None,
         };
-        let result = mount(Some("overlay"), target, Some("overlay"), MsFlags::empty(), Some(data.as_str())).map_err(nix_err);
+        let result = mount(
+            Some("overlay"),
+            target,
+            Some("overlay"),
+            MsFlags::empty(),
+            Some(data.as_str()),
+        )
+        .map_err(nix_err);
         if let Some(previous) = previous {
             std::env::set_current_dir(previous)?;
         }
@@ -120,7 +154,14 @@ impl Kernel for LinuxKernel {
 
     fn bind_mount(&self, source: &Path, target: &Path, read_only: bool) -> io::Result<()> {
         use nix::mount::{MsFlags, mount};
-        mount(Some(source), target, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>).map_err(nix_err)?;
+        mount(
+            Some(source),
+            target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(nix_err)?;
         if read_only {
             mount(
                 None::<&str>,
@@ -176,7 +217,10 @@ impl Kernel for LinuxKernel {
         if flags.is_empty() {
             return Ok(());
         }
-        let sources: Vec<String> = binds.iter().map(|(kind, _)| format!("/proc/self/ns/{kind}")).collect();
+        let sources: Vec<String> = binds
+            .iter()
+            .map(|(kind, _)| format!("/proc/self/ns/{kind}"))
+            .collect();
         // SAFETY: the shim is single-threaded (its module documents and keeps this invariant),
         // so the child may do anything before it exits; it only calls async-signal-safe
         // syscalls on memory prepared before the fork.
@@ -296,16 +340,34 @@ fn pid_namespace_init() -> isize {
 /// One recorded kernel call.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Call {
-    MountOverlay { lower: Vec<PathBuf>, upper: PathBuf, work: PathBuf, target: PathBuf },
-    BindMount { source: PathBuf, target: PathBuf, read_only: bool },
-    MountTmpfs { target: PathBuf, options: String },
+    MountOverlay {
+        lower: Vec<PathBuf>,
+        upper: PathBuf,
+        work: PathBuf,
+        target: PathBuf,
+    },
+    BindMount {
+        source: PathBuf,
+        target: PathBuf,
+        read_only: bool,
+    },
+    MountTmpfs {
+        target: PathBuf,
+        options: String,
+    },
     Unmount(PathBuf),
     CreateNamespaces(NamespaceFiles),
     StartPidNamespaceHolder,
-    Kill { pid: i32, signal: i32 },
+    Kill {
+        pid: i32,
+        signal: i32,
+    },
     CreateDir(PathBuf),
     RemoveDir(PathBuf),
-    Write { path: PathBuf, value: String },
+    Write {
+        path: PathBuf,
+        value: String,
+    },
 }
 
 /// A fake kernel that records every call, keeps written files in memory for reads, and can be
@@ -334,7 +396,9 @@ impl RecordingKernel {
 
     /// Presets a file's contents for [`Kernel::read`].
     pub fn set_file(&self, path: impl Into<PathBuf>, value: &str) {
-        self.files.borrow_mut().insert(path.into(), value.to_string());
+        self.files
+            .borrow_mut()
+            .insert(path.into(), value.to_string());
     }
 
     fn record(&self, kind: &'static str, call: Call) -> io::Result<()> {
@@ -347,7 +411,13 @@ impl RecordingKernel {
 }
 
 impl Kernel for RecordingKernel {
-    fn mount_overlay(&self, lower: &[PathBuf], upper: &Path, work: &Path, target: &Path) -> io::Result<()> {
+    fn mount_overlay(
+        &self,
+        lower: &[PathBuf],
+        upper: &Path,
+        work: &Path,
+        target: &Path,
+    ) -> io::Result<()> {
         overlay_options(lower, upper, work)?;
         self.record(
             "MountOverlay",
@@ -461,7 +531,9 @@ mod tests {
     #[test]
     fn long_overlay_options_become_relative_to_the_common_directory() {
         let root = "/var/lib/kedge/agent/snapshots/a-rather-long-directory-name-to-fill-the-page";
-        let lower: Vec<PathBuf> = (0..60).map(|i| PathBuf::from(format!("{root}/layers/{i:064}/fs"))).collect();
+        let lower: Vec<PathBuf> = (0..50)
+            .map(|i| PathBuf::from(format!("{root}/layers/{i:064}/fs")))
+            .collect();
         let upper = PathBuf::from(format!("{root}/pods/u/upper"));
         let work = PathBuf::from(format!("{root}/pods/u/work"));
         let (base, data) = overlay_options(&lower, &upper, &work).unwrap();
@@ -473,7 +545,9 @@ mod tests {
 
     #[test]
     fn hopeless_overlay_options_are_an_error() {
-        let lower: Vec<PathBuf> = (0..200).map(|i| PathBuf::from(format!("/a{i}/{:064}", 0))).collect();
+        let lower: Vec<PathBuf> = (0..200)
+            .map(|i| PathBuf::from(format!("/a{i}/{:064}", 0)))
+            .collect();
         let err = overlay_options(&lower, Path::new("/u"), Path::new("/w")).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidInput);
     }

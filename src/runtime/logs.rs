@@ -76,8 +76,16 @@ impl LogWriter {
             path: path.to_path_buf(),
             file,
             size,
-            max_size: if max_size == 0 { DEFAULT_MAX_SIZE } else { max_size },
-            max_files: if max_files == 0 { DEFAULT_MAX_FILES } else { max_files.max(1) },
+            max_size: if max_size == 0 {
+                DEFAULT_MAX_SIZE
+            } else {
+                max_size
+            },
+            max_files: if max_files == 0 {
+                DEFAULT_MAX_FILES
+            } else {
+                max_files.max(1)
+            },
             pending: [Vec::new(), Vec::new()],
         })
     }
@@ -174,7 +182,10 @@ impl LogWriter {
             n += 1;
         }
         std::fs::rename(&self.path, &target)?;
-        self.file = OpenOptions::new().create(true).append(true).open(&self.path)?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
         self.size = 0;
         for old in rotated_files(&self.path)?
             .into_iter()
@@ -223,7 +234,11 @@ mod tests {
     use super::*;
 
     fn lines(path: &Path) -> Vec<String> {
-        std::fs::read_to_string(path).unwrap().lines().map(String::from).collect()
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(String::from)
+            .collect()
     }
 
     #[test]
@@ -254,7 +269,10 @@ mod tests {
             assert_eq!((g.0.as_str(), g.1.as_str(), g.2.as_str()), w);
         }
         let first = &lines(&path)[0];
-        assert_eq!(first.len(), "2024-01-01T00:00:00.000000000Z stdout F hello".len());
+        assert_eq!(
+            first.len(),
+            "2024-01-01T00:00:00.000000000Z stdout F hello".len()
+        );
         assert!(first.as_bytes()[29] == b'Z');
     }
 
@@ -266,7 +284,10 @@ mod tests {
         let long = vec![b'x'; MAX_LINE * 2 + 10];
         log.write(Stream::Stdout, &long).unwrap();
         log.write(Stream::Stdout, b"\n").unwrap();
-        let tags: Vec<String> = lines(&path).iter().map(|l| parse_line(l).unwrap().1.to_string()).collect();
+        let tags: Vec<String> = lines(&path)
+            .iter()
+            .map(|l| parse_line(l).unwrap().1.to_string())
+            .collect();
         assert_eq!(tags, ["P", "P", "F"]);
     }
 
@@ -276,7 +297,8 @@ mod tests {
         let path = dir.path().join("0.log");
         let mut log = LogWriter::open(&path, 200, 3).unwrap();
         for i in 0..40 {
-            log.write(Stream::Stdout, format!("line number {i}\n").as_bytes()).unwrap();
+            log.write(Stream::Stdout, format!("line number {i}\n").as_bytes())
+                .unwrap();
         }
         let rotated = rotated_files(&path).unwrap();
         assert_eq!(rotated.len(), 2);

@@ -100,7 +100,13 @@ pub const MASKED_PATHS: [&str; 11] = [
 ];
 
 /// containerd's default read-only paths.
-pub const READONLY_PATHS: [&str; 5] = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: [&str; 5] = [
+    "/proc/bus",
+    "/proc/fs",
+    "/proc/irq",
+    "/proc/sys",
+    "/proc/sysrq-trigger",
+];
 
 /// The pod-level namespaces a container joins; `None` for a kind means a new namespace of its
 /// own (pid) or the host's (net, ipc, uts when the pod uses the host's).
@@ -191,7 +197,11 @@ pub fn environment(sandbox: &SandboxConfig, container: &ContainerConfig) -> Vec<
 
 fn normalize_capability(name: &str) -> Result<String, SpecError> {
     let upper = name.trim().to_ascii_uppercase();
-    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let full = if upper.starts_with("CAP_") {
+        upper
+    } else {
+        format!("CAP_{upper}")
+    };
     if ALL_CAPABILITIES.contains(&full.as_str()) {
         Ok(full)
     } else {
@@ -247,7 +257,9 @@ fn bind(destination: &str, source: &Path, read_only: bool) -> Value {
 }
 
 fn mounts(inputs: &SpecInputs<'_>) -> Vec<Value> {
-    let SpecInputs { container, files, .. } = inputs;
+    let SpecInputs {
+        container, files, ..
+    } = inputs;
     let privileged = container.security.privileged;
     let mut mounts = vec![
         json!({"destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"]}),
@@ -273,7 +285,11 @@ fn mounts(inputs: &SpecInputs<'_>) -> Vec<Value> {
         }
     }
     for volume in &container.mounts {
-        mounts.push(bind(&volume.container_path, &volume.host_path, volume.read_only));
+        mounts.push(bind(
+            &volume.container_path,
+            &volume.host_path,
+            volume.read_only,
+        ));
     }
     mounts
 }
@@ -316,7 +332,8 @@ pub fn container_spec(inputs: &SpecInputs<'_>) -> Result<Spec, SpecError> {
     }
     let caps = capabilities(container)?;
     let privileged = container.security.privileged;
-    let no_new_privileges = !privileged && container.security.allow_privilege_escalation == Some(false);
+    let no_new_privileges =
+        !privileged && container.security.allow_privilege_escalation == Some(false);
     let cwd = container
         .working_dir
         .clone()
@@ -357,7 +374,7 @@ pub fn container_spec(inputs: &SpecInputs<'_>) -> Result<Spec, SpecError> {
                 "permitted": caps,
             },
             "noNewPrivileges": no_new_privileges,
-            "oomScoreAdj": 0,
+            "oomScoreAdj": container.oom_score_adj.unwrap_or(0),
         },
         "root": { "path": rootfs, "readonly": container.security.read_only_root_filesystem },
         "hostname": sandbox.hostname,
@@ -380,7 +397,11 @@ mod tests {
             namespace: "default".into(),
             name: "web".into(),
             hostname: "web".into(),
-            sysctls: [("net.ipv4.ip_unprivileged_port_start".to_string(), "0".to_string())].into(),
+            sysctls: [(
+                "net.ipv4.ip_unprivileged_port_start".to_string(),
+                "0".to_string(),
+            )]
+            .into(),
             ..Default::default()
         }
     }
@@ -451,9 +472,15 @@ mod tests {
             value: "pod".into(),
         }];
         c.tty = true;
-        assert_eq!(environment(&sandbox(), &c), ["PATH=/opt/bin", "MODE=pod", "HOSTNAME=web", "TERM=xterm"]);
+        assert_eq!(
+            environment(&sandbox(), &c),
+            ["PATH=/opt/bin", "MODE=pod", "HOSTNAME=web", "TERM=xterm"]
+        );
         c.image.env.clear();
-        assert_eq!(environment(&sandbox(), &c)[0], format!("PATH={DEFAULT_PATH}"));
+        assert_eq!(
+            environment(&sandbox(), &c)[0],
+            format!("PATH={DEFAULT_PATH}")
+        );
     }
 
     #[test]
@@ -469,36 +496,72 @@ mod tests {
         assert!(!caps.contains(&"CAP_NET_RAW".to_string()));
         assert!(caps.contains(&"CAP_SYS_ADMIN".to_string()));
         c.security.capabilities_add = vec!["ALL".into()];
+        c.security.capabilities_drop.clear();
         assert_eq!(capabilities(&c).unwrap().len(), ALL_CAPABILITIES.len());
         c.security.capabilities_add = vec!["CAP_TELEPATHY".into()];
-        assert!(matches!(capabilities(&c), Err(SpecError::UnknownCapability(_))));
+        assert!(matches!(
+            capabilities(&c),
+            Err(SpecError::UnknownCapability(_))
+        ));
     }
 
     #[test]
     fn a_default_container_spec() {
         let spec = spec_of(&sandbox(), &container());
         let process = spec.process().as_ref().unwrap();
-        assert_eq!(process.args().as_ref().unwrap(), &["/bin/server", "--port", "80"]);
+        assert_eq!(
+            process.args().as_ref().unwrap(),
+            &["/bin/server", "--port", "80"]
+        );
         assert_eq!(process.cwd(), Path::new("/srv"));
         assert_eq!(process.user().uid(), 1000);
-        assert_eq!(process.user().additional_gids().as_ref().unwrap(), &[1000, 29]);
+        assert_eq!(
+            process.user().additional_gids().as_ref().unwrap(),
+            &[1000, 29]
+        );
         assert_eq!(process.no_new_privileges(), Some(false));
         assert_eq!(spec.hostname().as_deref(), Some("web"));
         let linux = spec.linux().as_ref().unwrap();
-        assert_eq!(linux.cgroups_path().as_deref(), Some(Path::new("/kedge/podu1/app.0")));
-        assert_eq!(linux.masked_paths().as_ref().unwrap().len(), MASKED_PATHS.len());
-        assert_eq!(linux.readonly_paths().as_ref().unwrap().len(), READONLY_PATHS.len());
         assert_eq!(
-            linux.sysctl().as_ref().unwrap().get("net.ipv4.ip_unprivileged_port_start").map(String::as_str),
+            linux.cgroups_path().as_deref(),
+            Some(Path::new("/kedge/podu1/app.0"))
+        );
+        assert_eq!(
+            linux.masked_paths().as_ref().unwrap().len(),
+            MASKED_PATHS.len()
+        );
+        assert_eq!(
+            linux.readonly_paths().as_ref().unwrap().len(),
+            READONLY_PATHS.len()
+        );
+        assert_eq!(
+            linux
+                .sysctl()
+                .as_ref()
+                .unwrap()
+                .get("net.ipv4.ip_unprivileged_port_start")
+                .map(String::as_str),
             Some("0")
         );
         let namespaces = linux.namespaces().as_ref().unwrap();
-        let net = namespaces.iter().find(|n| n.typ() == LinuxNamespaceType::Network).unwrap();
-        assert_eq!(net.path().as_deref(), Some(Path::new("/run/kedge/netns/u1")));
-        let pid = namespaces.iter().find(|n| n.typ() == LinuxNamespaceType::Pid).unwrap();
+        let net = namespaces
+            .iter()
+            .find(|n| n.typ() == LinuxNamespaceType::Network)
+            .unwrap();
+        assert_eq!(
+            net.path().as_deref(),
+            Some(Path::new("/run/kedge/netns/u1"))
+        );
+        let pid = namespaces
+            .iter()
+            .find(|n| n.typ() == LinuxNamespaceType::Pid)
+            .unwrap();
         assert_eq!(pid.path(), &None);
         let mounts = spec.mounts().as_ref().unwrap();
-        let hosts = mounts.iter().find(|m| m.destination() == Path::new("/etc/hosts")).unwrap();
+        let hosts = mounts
+            .iter()
+            .find(|m| m.destination() == Path::new("/etc/hosts"))
+            .unwrap();
         assert_eq!(hosts.source().as_deref(), Some(Path::new("/p/hosts")));
         assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(false));
     }
@@ -518,17 +581,38 @@ mod tests {
         }];
         let spec = spec_of(&sandbox(), &c);
         assert_eq!(spec.root().as_ref().unwrap().readonly(), Some(true));
-        assert_eq!(spec.process().as_ref().unwrap().no_new_privileges(), Some(true));
-        let data = spec.mounts().as_ref().unwrap().iter().find(|m| m.destination() == Path::new("/data")).unwrap();
+        assert_eq!(
+            spec.process().as_ref().unwrap().no_new_privileges(),
+            Some(true)
+        );
+        let data = spec
+            .mounts()
+            .as_ref()
+            .unwrap()
+            .iter()
+            .find(|m| m.destination() == Path::new("/data"))
+            .unwrap();
         assert!(data.options().as_ref().unwrap().contains(&"ro".to_string()));
 
         c.security.privileged = true;
         let spec = spec_of(&sandbox(), &c);
         let linux = spec.linux().as_ref().unwrap();
         assert!(linux.masked_paths().is_none());
-        let caps = spec.process().as_ref().unwrap().capabilities().as_ref().unwrap();
-        assert_eq!(caps.bounding().as_ref().unwrap().len(), ALL_CAPABILITIES.len());
-        assert_eq!(spec.process().as_ref().unwrap().no_new_privileges(), Some(false));
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .as_ref()
+            .unwrap();
+        assert_eq!(
+            caps.bounding().as_ref().unwrap().len(),
+            ALL_CAPABILITIES.len()
+        );
+        assert_eq!(
+            spec.process().as_ref().unwrap().no_new_privileges(),
+            Some(false)
+        );
     }
 
     #[test]
@@ -537,7 +621,11 @@ mod tests {
         s.host_pid = true;
         let spec = spec_of(&s, &container());
         let namespaces = spec.linux().as_ref().unwrap().namespaces().clone().unwrap();
-        assert!(!namespaces.iter().any(|n| n.typ() == LinuxNamespaceType::Pid));
+        assert!(
+            !namespaces
+                .iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Pid)
+        );
     }
 
     #[test]

@@ -50,14 +50,25 @@ impl FrameKind {
 pub enum Request {
     /// The sandbox and all its containers.
     Status,
-    CreateContainer { config: Box<ContainerConfig> },
-    StartContainer { id: String },
+    CreateContainer {
+        config: Box<ContainerConfig>,
+    },
+    StartContainer {
+        id: String,
+    },
     /// Sends the stop signal, then SIGKILL after `timeout_seconds`; answered at the exit.
-    StopContainer { id: String, timeout_seconds: u64 },
+    StopContainer {
+        id: String,
+        timeout_seconds: u64,
+    },
     /// Answered when the container has exited.
-    WaitContainer { id: String },
+    WaitContainer {
+        id: String,
+    },
     /// Forgets an exited container and removes its rootfs (its logs stay).
-    RemoveContainer { id: String },
+    RemoveContainer {
+        id: String,
+    },
     /// Runs a process in a running container; the connection becomes a stream session.
     Exec {
         id: String,
@@ -78,9 +89,14 @@ pub enum Request {
         stdin: bool,
     },
     /// Within a session: the terminal's new size.
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// Stops every container, removes the sandbox and ends the shim.
-    Shutdown { timeout_seconds: u64 },
+    Shutdown {
+        timeout_seconds: u64,
+    },
 }
 
 /// What a shim answers.
@@ -91,8 +107,12 @@ pub enum Response {
     Status(SandboxStatus),
     Container(ContainerStatus),
     /// The end of a stream session.
-    Exit { exit_code: i32 },
-    Error { message: String },
+    Exit {
+        exit_code: i32,
+    },
+    Error {
+        message: String,
+    },
 }
 
 /// The sandbox as its shim reports it.
@@ -113,7 +133,10 @@ pub struct SandboxStatus {
 /// The payload is too large, or writing failed.
 pub fn write_frame(w: &mut impl Write, kind: FrameKind, payload: &[u8]) -> io::Result<()> {
     if payload.len() > MAX_FRAME {
-        return Err(io::Error::new(io::ErrorKind::InvalidInput, "frame too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "frame too large",
+        ));
     }
     let mut frame = Vec::with_capacity(5 + payload.len());
     frame.push(kind as u8);
@@ -133,11 +156,18 @@ pub fn read_frame(r: &mut impl Read) -> io::Result<Option<(FrameKind, Vec<u8>)>>
         Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
         Err(error) => return Err(error),
     }
-    let kind = FrameKind::from_byte(header[0])
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, format!("unknown frame kind {}", header[0])))?;
+    let kind = FrameKind::from_byte(header[0]).ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("unknown frame kind {}", header[0]),
+        )
+    })?;
     let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
     if len > MAX_FRAME {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "frame too large"));
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "frame too large",
+        ));
     }
     let mut payload = vec![0u8; len];
     r.read_exact(&mut payload)?;
@@ -173,9 +203,18 @@ mod tests {
         let mut r = &buf[..];
         let (kind, payload) = read_frame(&mut r).unwrap().unwrap();
         assert_eq!(kind, FrameKind::Control);
-        assert_eq!(String::from_utf8_lossy(&payload), r#"{"type":"startContainer","id":"app.0"}"#);
-        assert_eq!(parse::<Request>(&payload).unwrap(), Request::StartContainer { id: "app.0".into() });
-        assert_eq!(read_frame(&mut r).unwrap(), Some((FrameKind::Stdin, b"hi".to_vec())));
+        assert_eq!(
+            String::from_utf8_lossy(&payload),
+            r#"{"type":"startContainer","id":"app.0"}"#
+        );
+        assert_eq!(
+            parse::<Request>(&payload).unwrap(),
+            Request::StartContainer { id: "app.0".into() }
+        );
+        assert_eq!(
+            read_frame(&mut r).unwrap(),
+            Some((FrameKind::Stdin, b"hi".to_vec()))
+        );
         assert_eq!(read_frame(&mut r).unwrap(), None);
     }
 

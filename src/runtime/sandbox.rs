@@ -40,7 +40,11 @@ pub enum RuntimeError {
     #[error("the shim of pod {uid} failed to start: {message}")]
     ShimFailed { uid: String, message: String },
     #[error("cannot reach the shim of pod {uid} at {socket}: {source}")]
-    Connect { uid: String, socket: PathBuf, source: io::Error },
+    Connect {
+        uid: String,
+        socket: PathBuf,
+        source: io::Error,
+    },
     #[error("talking to the shim of pod {uid}: {source}")]
     Io { uid: String, source: io::Error },
     #[error("the shim of pod {uid} answered: {message}")]
@@ -61,9 +65,16 @@ impl PodSandbox {
     /// # Errors
     /// An invalid uid, a live shim for the pod, or the shim's own error when the sandbox
     /// could not be created.
-    pub fn start(dirs: &RuntimeDirs, config: &SandboxConfig) -> Result<SandboxHandle, RuntimeError> {
+    pub fn start(
+        dirs: &RuntimeDirs,
+        config: &SandboxConfig,
+    ) -> Result<SandboxHandle, RuntimeError> {
         let uid = &config.uid;
-        if uid.is_empty() || !uid.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+        if uid.is_empty()
+            || !uid
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
             return Err(RuntimeError::InvalidUid(uid.clone()));
         }
         let state = dirs.pod_state_dir(uid);
@@ -72,7 +83,13 @@ impl PodSandbox {
                 return Err(RuntimeError::AlreadyRunning(uid.clone()));
             }
             let cgroups = CgroupLayout::host(&dirs.cgroup_parent);
-            let _ = sandbox::tear_down(&crate::runtime::kernel::LinuxKernel, dirs, &cgroups, uid, None);
+            let _ = sandbox::tear_down(
+                &crate::runtime::kernel::LinuxKernel,
+                dirs,
+                &cgroups,
+                uid,
+                None,
+            );
             let _ = std::fs::remove_dir_all(&state);
         }
         let state_error = |source| RuntimeError::State {
@@ -80,7 +97,8 @@ impl PodSandbox {
             source,
         };
         std::fs::create_dir_all(&state).map_err(state_error)?;
-        let json = serde_json::to_vec_pretty(config).map_err(|e| state_error(io::Error::other(e)))?;
+        let json =
+            serde_json::to_vec_pretty(config).map_err(|e| state_error(io::Error::other(e)))?;
         std::fs::write(dirs.sandbox_file(uid), json).map_err(state_error)?;
 
         let mut child = Command::new(&dirs.shim_binary)
@@ -183,12 +201,17 @@ impl SandboxHandle {
         &self.uid
     }
 
-    fn open(&self, request: &Request, timeout: Option<Duration>) -> Result<UnixStream, RuntimeError> {
-        let mut stream = UnixStream::connect(&self.socket).map_err(|source| RuntimeError::Connect {
-            uid: self.uid.clone(),
-            socket: self.socket.clone(),
-            source,
-        })?;
+    fn open(
+        &self,
+        request: &Request,
+        timeout: Option<Duration>,
+    ) -> Result<UnixStream, RuntimeError> {
+        let mut stream =
+            UnixStream::connect(&self.socket).map_err(|source| RuntimeError::Connect {
+                uid: self.uid.clone(),
+                socket: self.socket.clone(),
+                source,
+            })?;
         let io_error = |source| RuntimeError::Io {
             uid: self.uid.clone(),
             source,
@@ -204,13 +227,15 @@ impl SandboxHandle {
             source,
         };
         match protocol::read_frame(stream).map_err(io_error)? {
-            Some((FrameKind::Control, payload)) => match protocol::parse(&payload).map_err(io_error)? {
-                Response::Error { message } => Err(RuntimeError::Shim {
-                    uid: self.uid.clone(),
-                    message,
-                }),
-                response => Ok(response),
-            },
+            Some((FrameKind::Control, payload)) => {
+                match protocol::parse(&payload).map_err(io_error)? {
+                    Response::Error { message } => Err(RuntimeError::Shim {
+                        uid: self.uid.clone(),
+                        message,
+                    }),
+                    response => Ok(response),
+                }
+            }
             Some((kind, _)) => Err(self.unexpected(format!("a {kind:?} frame"))),
             None => Err(io_error(io::Error::from(io::ErrorKind::UnexpectedEof))),
         }
@@ -228,7 +253,11 @@ impl SandboxHandle {
         self.receive(&mut stream)
     }
 
-    fn container(&self, request: Request, timeout: Option<Duration>) -> Result<ContainerStatus, RuntimeError> {
+    fn container(
+        &self,
+        request: Request,
+        timeout: Option<Duration>,
+    ) -> Result<ContainerStatus, RuntimeError> {
         match self.call(request, timeout)? {
             Response::Container(status) => Ok(status),
             other => Err(self.unexpected(format!("{other:?}"))),
@@ -250,7 +279,10 @@ impl SandboxHandle {
     ///
     /// # Errors
     /// The shim's error (bad image user, mount or libcontainer failure...).
-    pub fn create_container(&self, config: &ContainerConfig) -> Result<ContainerStatus, RuntimeError> {
+    pub fn create_container(
+        &self,
+        config: &ContainerConfig,
+    ) -> Result<ContainerStatus, RuntimeError> {
         self.container(
             Request::CreateContainer {
                 config: Box::new(config.clone()),
@@ -264,7 +296,10 @@ impl SandboxHandle {
     /// # Errors
     /// The container is not created, or its process failed to start.
     pub fn start_container(&self, id: &str) -> Result<ContainerStatus, RuntimeError> {
-        self.container(Request::StartContainer { id: id.into() }, Some(Duration::from_secs(120)))
+        self.container(
+            Request::StartContainer { id: id.into() },
+            Some(Duration::from_secs(120)),
+        )
     }
 
     /// Stops a container: its stop signal, `grace` to exit, then SIGKILL. Returns its final
@@ -272,7 +307,11 @@ impl SandboxHandle {
     ///
     /// # Errors
     /// Unknown container or unreachable shim.
-    pub fn stop_container(&self, id: &str, grace: Duration) -> Result<ContainerStatus, RuntimeError> {
+    pub fn stop_container(
+        &self,
+        id: &str,
+        grace: Duration,
+    ) -> Result<ContainerStatus, RuntimeError> {
         self.container(
             Request::StopContainer {
                 id: id.into(),
@@ -295,7 +334,10 @@ impl SandboxHandle {
     /// # Errors
     /// The container is running, or unknown.
     pub fn remove_container(&self, id: &str) -> Result<(), RuntimeError> {
-        match self.call(Request::RemoveContainer { id: id.into() }, Some(Duration::from_secs(60)))? {
+        match self.call(
+            Request::RemoveContainer { id: id.into() },
+            Some(Duration::from_secs(60)),
+        )? {
             Response::Ok => Ok(()),
             other => Err(self.unexpected(format!("{other:?}"))),
         }
@@ -316,7 +358,12 @@ impl SandboxHandle {
     ///
     /// # Errors
     /// The container is not running, or the process could not be started.
-    pub fn exec(&self, id: &str, command: &[String], options: &ExecOptions) -> Result<StreamSession, RuntimeError> {
+    pub fn exec(
+        &self,
+        id: &str,
+        command: &[String],
+        options: &ExecOptions,
+    ) -> Result<StreamSession, RuntimeError> {
         self.session(Request::Exec {
             id: id.into(),
             command: command.to_vec(),
@@ -332,7 +379,10 @@ impl SandboxHandle {
     /// # Errors
     /// The container is not running.
     pub fn attach(&self, id: &str, stdin: bool) -> Result<StreamSession, RuntimeError> {
-        self.session(Request::Attach { id: id.into(), stdin })
+        self.session(Request::Attach {
+            id: id.into(),
+            stdin,
+        })
     }
 
     /// Stops every container (`grace` each), removes the sandbox and ends the shim.
@@ -403,7 +453,11 @@ impl StreamSession {
             Some((FrameKind::Stderr, data)) => SessionEvent::Stderr(data),
             Some((FrameKind::Control, payload)) => match protocol::parse::<Response>(&payload)? {
                 Response::Exit { exit_code } => SessionEvent::Exit(exit_code),
-                other => return Err(io::Error::other(format!("unexpected control message {other:?}"))),
+                other => {
+                    return Err(io::Error::other(format!(
+                        "unexpected control message {other:?}"
+                    )));
+                }
             },
             Some((FrameKind::Stdin, _)) => return Err(io::Error::other("unexpected stdin frame")),
         })
@@ -448,7 +502,7 @@ pub enum RecoveredSandbox {
     /// Its shim runs: carry on.
     Live(SandboxHandle),
     /// Its shim is gone (it died, or the host rebooted).
-    Dead(DeadSandbox),
+    Dead(Box<DeadSandbox>),
 }
 
 /// The remains of a pod whose shim is gone.
@@ -465,7 +519,13 @@ impl DeadSandbox {
     ///
     /// # Errors
     /// Something could not be removed.
-    pub fn clean_up(&self, kernel: &dyn Kernel, dirs: &RuntimeDirs, cgroups: &CgroupLayout, forget: bool) -> io::Result<()> {
+    pub fn clean_up(
+        &self,
+        kernel: &dyn Kernel,
+        dirs: &RuntimeDirs,
+        cgroups: &CgroupLayout,
+        forget: bool,
+    ) -> io::Result<()> {
         let result = sandbox::tear_down(kernel, dirs, cgroups, &self.config.uid, None);
         if forget {
             std::fs::remove_dir_all(dirs.pod_state_dir(&self.config.uid))?;
@@ -474,8 +534,23 @@ impl DeadSandbox {
     }
 }
 
+fn connect_with_retries(dirs: &RuntimeDirs, uid: &str) -> Result<SandboxHandle, RuntimeError> {
+    let mut attempt = 0;
+    loop {
+        match SandboxHandle::connect(dirs, uid) {
+            Ok(handle) => return Ok(handle),
+            Err(error) if attempt >= 4 => return Err(error),
+            Err(_) => {
+                attempt += 1;
+                std::thread::sleep(Duration::from_millis(250 * attempt));
+            }
+        }
+    }
+}
+
 /// Finds every pod sandbox on disk: reconnects to live shims and reports the containers of
-/// dead ones as exited (recording that in their state).
+/// dead ones as exited (recording that in their state). A shim that runs but does not answer
+/// is killed and reported dead.
 ///
 /// # Errors
 /// The state directory cannot be read.
@@ -496,11 +571,26 @@ pub fn recover(dirs: &RuntimeDirs) -> io::Result<Vec<RecoveredSandbox>> {
             tracing::warn!(uid, "unreadable sandbox state; skipped");
             continue;
         };
-        if read_record(dirs, &uid).is_some_and(|r| r.is_alive())
-            && let Ok(handle) = SandboxHandle::connect(dirs, &uid)
-        {
-            found.push(RecoveredSandbox::Live(handle));
-            continue;
+        if let Some(record) = read_record(dirs, &uid).filter(ShimRecord::is_alive) {
+            match connect_with_retries(dirs, &uid) {
+                Ok(handle) => {
+                    found.push(RecoveredSandbox::Live(handle));
+                    continue;
+                }
+                Err(error) => {
+                    // A shim that runs but does not answer cannot supervise its pod: kill it
+                    // (its containers die with it) rather than leave them unsupervised.
+                    tracing::warn!(uid, pid = record.pid, %error, "the pod's shim does not answer: killing it");
+                    // SAFETY: kill(2) of the recorded shim, checked alive by pid and start time.
+                    unsafe { libc::kill(record.pid, libc::SIGKILL) };
+                    for _ in 0..100 {
+                        if !record.is_alive() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                }
+            }
         }
         let mut containers = Vec::new();
         let dir = dirs.pod_state_dir(&uid).join("containers");
@@ -519,7 +609,10 @@ pub fn recover(dirs: &RuntimeDirs) -> io::Result<Vec<RecoveredSandbox>> {
             containers.push(status);
         }
         containers.sort_by(|a, b| (a.name.as_str(), a.attempt).cmp(&(b.name.as_str(), b.attempt)));
-        found.push(RecoveredSandbox::Dead(DeadSandbox { config, containers }));
+        found.push(RecoveredSandbox::Dead(Box::new(DeadSandbox {
+            config,
+            containers,
+        })));
     }
     Ok(found)
 }

@@ -183,7 +183,12 @@ impl ContainerStatus {
     ///
     /// # Errors
     /// The container has already exited.
-    pub fn exited(&mut self, exit: Exit, oom_killed: bool, now: String) -> Result<(), TransitionError> {
+    pub fn exited(
+        &mut self,
+        exit: Exit,
+        oom_killed: bool,
+        now: String,
+    ) -> Result<(), TransitionError> {
         if self.state == ContainerState::Exited {
             return Err(self.refuse("record the exit of"));
         }

@@ -50,7 +50,12 @@ fn group_entries(group: &str) -> impl Iterator<Item = GroupEntry<'_>> {
         let name = fields.next()?;
         let _password = fields.next()?;
         let gid = fields.next()?.parse().ok()?;
-        let members = fields.next().unwrap_or("").split(',').filter(|m| !m.is_empty()).collect();
+        let members = fields
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .collect();
         Some(GroupEntry { name, gid, members })
     })
 }
@@ -151,7 +156,15 @@ mod tests {
         let user = resolve(Some("bob"), None, None, &[5], Some(PASSWD), Some(GROUP)).unwrap();
         assert_eq!((user.uid, user.gid), (1000, 1000));
         assert_eq!(user.additional_gids, vec![1000, 29, 44, 5]);
-        let user = resolve(Some("www:video"), None, None, &[], Some(PASSWD), Some(GROUP)).unwrap();
+        let user = resolve(
+            Some("www:video"),
+            None,
+            None,
+            &[],
+            Some(PASSWD),
+            Some(GROUP),
+        )
+        .unwrap();
         assert_eq!((user.uid, user.gid), (33, 44));
     }
 
@@ -168,7 +181,15 @@ mod tests {
         let user = resolve(Some("bob"), Some(33), None, &[], Some(PASSWD), Some(GROUP)).unwrap();
         assert_eq!((user.uid, user.gid), (33, 33));
         assert_eq!(user.additional_gids, vec![33, 29]);
-        let user = resolve(Some("bob"), Some(4000), Some(7), &[], Some(PASSWD), Some(GROUP)).unwrap();
+        let user = resolve(
+            Some("bob"),
+            Some(4000),
+            Some(7),
+            &[],
+            Some(PASSWD),
+            Some(GROUP),
+        )
+        .unwrap();
         assert_eq!((user.uid, user.gid), (4000, 7));
     }
 
@@ -179,7 +200,14 @@ mod tests {
             Err(UserError::UnknownUser("nobody".into()))
         );
         assert_eq!(
-            resolve(Some("bob:wheel"), None, None, &[], Some(PASSWD), Some(GROUP)),
+            resolve(
+                Some("bob:wheel"),
+                None,
+                None,
+                &[],
+                Some(PASSWD),
+                Some(GROUP)
+            ),
             Err(UserError::UnknownGroup("wheel".into()))
         );
     }

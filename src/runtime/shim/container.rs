@@ -85,6 +85,17 @@ impl Executor for DieWithShim {
     }
 }
 
+/// The shim's own OOM score adjustment: the kernel's OOM killer takes containers first.
+pub const SHIM_OOM_SCORE_ADJ: i32 = -998;
+
+/// Puts the shim's OOM score adjustment back: libcontainer writes the container's value to
+/// the calling process's `/proc/self/oom_score_adj` (so that the container inherits it).
+pub fn restore_shim_oom_score() {
+    if let Err(error) = std::fs::write("/proc/self/oom_score_adj", SHIM_OOM_SCORE_ADJ.to_string()) {
+        tracing::warn!(%error, "cannot set the shim's oom_score_adj");
+    }
+}
+
 /// The kernel and paths a shim works with.
 pub struct ShimContext<'a> {
     pub kernel: &'a dyn Kernel,
@@ -110,14 +121,17 @@ struct ChildStdio {
 }
 
 fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
+    let (read, write) =
+        nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(io::Error::from)?;
     Ok((read, write))
 }
 
 /// Makes `fd` non-blocking.
 pub fn set_nonblocking(fd: &OwnedFd) -> io::Result<()> {
     use nix::fcntl::{FcntlArg, OFlag, fcntl};
-    let flags = OFlag::from_bits_truncate(fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(io::Error::from)?);
+    let flags = OFlag::from_bits_truncate(
+        fcntl(fd.as_raw_fd(), FcntlArg::F_GETFL).map_err(io::Error::from)?,
+    );
     fcntl(fd.as_raw_fd(), FcntlArg::F_SETFL(flags | OFlag::O_NONBLOCK)).map_err(io::Error::from)?;
     Ok(())
 }
@@ -171,8 +185,13 @@ fn receive_console(listener: &UnixListener, path: &Path) -> io::Result<OwnedFd> 
     let mut buf = [0u8; 64];
     let mut iov = [io::IoSliceMut::new(&mut buf)];
     let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(stream.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
-        .map_err(io::Error::from)?;
+    let msg = recvmsg::<()>(
+        stream.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )
+    .map_err(io::Error::from)?;
     for cmsg in msg.cmsgs().map_err(io::Error::from)? {
         if let ControlMessageOwned::ScmRights(fds) = cmsg
             && let Some(fd) = fds.first()
@@ -214,13 +233,19 @@ pub fn parse_signal(name: &str) -> Result<i32, ContainerError> {
             .map_err(|_| ContainerError::StopSignal(name.to_string()));
     }
     let upper = name.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    let full = if upper.starts_with("SIG") {
+        upper
+    } else {
+        format!("SIG{upper}")
+    };
     nix::sys::signal::Signal::from_str(&full)
         .map(|s| s as i32)
         .map_err(|_| ContainerError::StopSignal(name.to_string()))
 }
 
-fn lc_error(step: &'static str) -> impl Fn(libcontainer::error::LibcontainerError) -> ContainerError {
+fn lc_error(
+    step: &'static str,
+) -> impl Fn(libcontainer::error::LibcontainerError) -> ContainerError {
     move |error| ContainerError::Libcontainer {
         step,
         message: error.to_string(),
@@ -252,21 +277,31 @@ impl Container {
     ///
     /// # Errors
     /// The failing step; what was mounted is unmounted again.
-    pub fn create(ctx: &ShimContext<'_>, sandbox: &Sandbox, config: ContainerConfig) -> Result<Container, ContainerError> {
+    pub fn create(
+        ctx: &ShimContext<'_>,
+        sandbox: &Sandbox,
+        config: ContainerConfig,
+    ) -> Result<Container, ContainerError> {
         let uid = &sandbox.config.uid;
         let id = config.id();
         let dir = ctx.dirs.container_dir(uid, &id);
         let rootfs = dir.join("rootfs");
         for sub in ["rootfs", "upper", "work"] {
             let path = dir.join(sub);
-            std::fs::create_dir_all(&path).map_err(|source| ContainerError::Directory { path, source })?;
+            std::fs::create_dir_all(&path)
+                .map_err(|source| ContainerError::Directory { path, source })?;
         }
         let stop_signal = match &config.image.stop_signal {
             Some(name) if !name.is_empty() => parse_signal(name)?,
             _ => libc::SIGTERM,
         };
         ctx.kernel
-            .mount_overlay(&config.lower_dirs, &dir.join("upper"), &dir.join("work"), &rootfs)
+            .mount_overlay(
+                &config.lower_dirs,
+                &dir.join("upper"),
+                &dir.join("work"),
+                &rootfs,
+            )
             .map_err(|source| ContainerError::Rootfs {
                 path: rootfs.clone(),
                 source,
@@ -316,11 +351,15 @@ impl Container {
             .map_err(|e| ContainerError::Bundle(e.to_string()))?;
 
         let log_path = ctx.dirs.container_log(&sandbox.config, &config);
-        let log = LogWriter::open(&log_path, sandbox.config.log_max_size, sandbox.config.log_max_files)
-            .map_err(|source| ContainerError::Log {
-                path: log_path.clone(),
-                source,
-            })?;
+        let log = LogWriter::open(
+            &log_path,
+            sandbox.config.log_max_size,
+            sandbox.config.log_max_files,
+        )
+        .map_err(|source| ContainerError::Log {
+            path: log_path.clone(),
+            source,
+        })?;
 
         let lc_root = ctx.dirs.libcontainer_root(uid);
         std::fs::create_dir_all(&lc_root).map_err(|source| ContainerError::Directory {
@@ -348,13 +387,15 @@ impl Container {
             .as_init(dir)
             .with_systemd(false)
             .with_detach(true)
-            .build()
-            .map_err(lc_error("create the container"))?;
+            .build();
+        restore_shim_oom_score();
+        let lc = lc.map_err(lc_error("create the container"))?;
         let mut stdio = stdio;
         if let Some((path, listener)) = console {
             stdio.console = Some(receive_console(&listener, &path).map_err(ContainerError::Stdio)?);
         }
-        let mut status = ContainerStatus::created(&config.name, config.attempt, log_path, now_rfc3339());
+        let mut status =
+            ContainerStatus::created(&config.name, config.attempt, log_path, now_rfc3339());
         status.pid = lc.pid().map(|p| p.as_raw());
         Ok(Container {
             config,
@@ -374,9 +415,14 @@ impl Container {
     pub fn start(&mut self, ctx: &ShimContext<'_>, uid: &str) -> Result<(), ContainerError> {
         self.status.check("start")?;
         let root = ctx.dirs.libcontainer_root(uid).join(self.id());
-        let mut lc = libcontainer::container::Container::load(root).map_err(lc_error("load the container"))?;
+        let mut lc = libcontainer::container::Container::load(root)
+            .map_err(lc_error("load the container"))?;
         lc.start().map_err(lc_error("start the container"))?;
-        let pid = lc.pid().map(|p| p.as_raw()).or(self.status.pid).unwrap_or(0);
+        let pid = lc
+            .pid()
+            .map(|p| p.as_raw())
+            .or(self.status.pid)
+            .unwrap_or(0);
         self.status.started(pid, now_rfc3339())?;
         Ok(())
     }
@@ -395,7 +441,8 @@ impl Container {
         serial: u64,
     ) -> Result<(i32, Stdio), ContainerError> {
         self.status.check("exec in")?;
-        let spec = Spec::load(self.dir.join("config.json")).map_err(|e| ContainerError::Bundle(e.to_string()))?;
+        let spec = Spec::load(self.dir.join("config.json"))
+            .map_err(|e| ContainerError::Bundle(e.to_string()))?;
         let mut process = spec.process().clone().unwrap_or_default();
         process.set_args(Some(command));
         process.set_terminal(Some(tty));
@@ -406,8 +453,12 @@ impl Container {
             }
             process.set_env(Some(env));
         }
-        let process_file = ctx.dirs.pod_run_dir(uid).join(format!("exec-{serial}.json"));
-        let json = serde_json::to_vec(&process).map_err(|e| ContainerError::Bundle(e.to_string()))?;
+        let process_file = ctx
+            .dirs
+            .pod_run_dir(uid)
+            .join(format!("exec-{serial}.json"));
+        let json =
+            serde_json::to_vec(&process).map_err(|e| ContainerError::Bundle(e.to_string()))?;
         std::fs::write(&process_file, json).map_err(|e| ContainerError::Bundle(e.to_string()))?;
         let builder = ContainerBuilder::new(self.id(), SyscallType::default())
             .with_executor(DieWithShim)
@@ -447,6 +498,7 @@ impl Container {
                 .map(|pid| (pid.as_raw(), ours))
                 .map_err(lc_error("exec in the container"))
         };
+        restore_shim_oom_score();
         let _ = std::fs::remove_file(&process_file);
         result
     }
@@ -463,7 +515,9 @@ impl Container {
                     let _ = std::fs::remove_dir_all(&root);
                 }
             }
-            Err(error) => tracing::warn!(container = %self.id(), %error, "cannot load the container's libcontainer state"),
+            Err(error) => {
+                tracing::warn!(container = %self.id(), %error, "cannot load the container's libcontainer state")
+            }
         }
         if let Err(error) = ctx.kernel.unmount(&self.rootfs()) {
             tracing::warn!(container = %self.id(), %error, "cannot unmount the container's root filesystem");

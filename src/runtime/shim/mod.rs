@@ -63,7 +63,10 @@ const SOCKET_PATH_MAX: usize = 107;
 
 /// `kedge shim` flags (internal: the agent passes them).
 #[derive(Debug, Parser)]
-#[command(name = "kedge shim", about = "Supervise one pod's containers (started by the agent)")]
+#[command(
+    name = "kedge shim",
+    about = "Supervise one pod's containers (started by the agent)"
+)]
 pub struct ShimArgs {
     /// The pod's uid; its SandboxConfig is read from <state>/<uid>/sandbox.json
     #[arg(long)]
@@ -127,7 +130,9 @@ impl ShimRecord {
 }
 
 fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").map(|d| d.count()).unwrap_or(0)
+    std::fs::read_dir("/proc/self/task")
+        .map(|d| d.count())
+        .unwrap_or(0)
 }
 
 /// `kedge shim`: `args` are the whole command line (`kedge shim --uid …`).
@@ -138,7 +143,10 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         Err(error) => error.exit(),
     };
     if threads() > 1 {
-        eprintln!("kedge shim: must start single-threaded (libcontainer's requirement), found {} threads", threads());
+        eprintln!(
+            "kedge shim: must start single-threaded (libcontainer's requirement), found {} threads",
+            threads()
+        );
         return ExitCode::FAILURE;
     }
     if !args.foreground && !daemonize() {
@@ -190,7 +198,11 @@ fn report(result: &Result<(), String>, log: &Path) {
     };
     let _ = io::stdout().write_all(line.as_bytes());
     let _ = io::stdout().flush();
-    if let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(log) {
+    if let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    {
         let _ = nix::unistd::dup2(file.as_raw_fd(), 1);
         let _ = nix::unistd::dup2(file.as_raw_fd(), 2);
     }
@@ -203,7 +215,11 @@ fn report(result: &Result<(), String>, log: &Path) {
 /// runs libcontainer code (and its tracing) after its stderr was put on fd 2, and those
 /// messages belong in the shim's log, not in the container's.
 fn init_logging(log: &Path) {
-    let Ok(file) = std::fs::OpenOptions::new().create(true).append(true).open(log) else {
+    let Ok(file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+    else {
         return;
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("KEDGE_LOG")
@@ -239,8 +255,12 @@ fn run(args: &ShimArgs) -> Result<(), String> {
         dirs: &dirs,
         cgroups: &cgroups,
     };
-    let server = Server::new(ctx, sandbox, listener).map_err(|e| format!("cannot start the event loop: {e}"))?;
-    match server.run().map_err(|e| format!("event loop failed: {e}"))? {
+    let server = Server::new(ctx, sandbox, listener)
+        .map_err(|e| format!("cannot start the event loop: {e}"))?;
+    match server
+        .run()
+        .map_err(|e| format!("event loop failed: {e}"))?
+    {
         Ending::Shutdown => tracing::info!("sandbox removed"),
         Ending::Signal(signal) => {
             if let Err(error) = sandbox::tear_down(&kernel, &dirs, &cgroups, &uid, pid_holder) {
@@ -260,14 +280,21 @@ fn prepare(
 ) -> Result<(sandbox::Sandbox, UnixListener), String> {
     // SAFETY: prctl with integer arguments on this process.
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
-        return Err(format!("cannot become a subreaper: {}", io::Error::last_os_error()));
+        return Err(format!(
+            "cannot become a subreaper: {}",
+            io::Error::last_os_error()
+        ));
     }
+    container::restore_shim_oom_score();
     let file = dirs.sandbox_file(uid);
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let config: SandboxConfig = serde_json::from_str(&text).map_err(|e| format!("invalid {}: {e}", file.display()))?;
+    let text = std::fs::read_to_string(&file)
+        .map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let config: SandboxConfig =
+        serde_json::from_str(&text).map_err(|e| format!("invalid {}: {e}", file.display()))?;
     let record = ShimRecord::current().ok_or("cannot read this process's start time")?;
     let record_json = serde_json::to_vec(&record).map_err(|e| e.to_string())?;
-    std::fs::write(dirs.shim_file(uid), record_json).map_err(|e| format!("cannot write the shim record: {e}"))?;
+    std::fs::write(dirs.shim_file(uid), record_json)
+        .map_err(|e| format!("cannot write the shim record: {e}"))?;
 
     let socket = dirs.shim_socket(uid);
     if socket.as_os_str().len() > SOCKET_PATH_MAX {
@@ -284,7 +311,8 @@ fn prepare(
         }
     };
     let _ = std::fs::remove_file(&socket);
-    let listener = UnixListener::bind(&socket).map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
+    let listener = UnixListener::bind(&socket)
+        .map_err(|e| format!("cannot listen on {}: {e}", socket.display()))?;
     let _ = std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o600));
     Ok((sandbox, listener))
 }

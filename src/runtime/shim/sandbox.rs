@@ -73,7 +73,12 @@ pub fn set_up(
     let uid = config.uid.clone();
     let run = dirs.pod_run_dir(&uid);
     let state = dirs.pod_state_dir(&uid);
-    for dir in [run.join("ns"), state.join("containers"), dirs.run.join("netns"), dirs.run.join("shims")] {
+    for dir in [
+        run.join("ns"),
+        state.join("containers"),
+        dirs.run.join("netns"),
+        dirs.run.join("shims"),
+    ] {
         create_dir(&dir)?;
     }
 
@@ -83,7 +88,10 @@ pub fn set_up(
         hostname: state.join("hostname"),
         shm: (!config.host_ipc).then(|| run.join("shm")),
     };
-    write_file(&files.hosts, config.hosts_file.as_deref().unwrap_or(DEFAULT_HOSTS))?;
+    write_file(
+        &files.hosts,
+        config.hosts_file.as_deref().unwrap_or(DEFAULT_HOSTS),
+    )?;
     let resolv = match &config.resolv_conf {
         Some(contents) => contents.clone(),
         None => std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default(),
@@ -97,13 +105,17 @@ pub fn set_up(
         uts: (!config.host_network).then(|| run.join("ns").join("uts")),
         hostname: config.hostname.clone(),
     };
-    kernel.create_namespaces(&ns_files).map_err(SandboxError::Namespaces)?;
+    kernel
+        .create_namespaces(&ns_files)
+        .map_err(SandboxError::Namespaces)?;
     if let Some(shm) = &files.shm {
         create_dir(shm)?;
-        kernel.mount_tmpfs(shm, SHM_OPTIONS).map_err(|source| SandboxError::Shm {
-            path: shm.clone(),
-            source,
-        })?;
+        kernel
+            .mount_tmpfs(shm, SHM_OPTIONS)
+            .map_err(|source| SandboxError::Shm {
+                path: shm.clone(),
+                source,
+            })?;
     }
     let mut namespaces = SandboxNamespaces {
         net: ns_files.net,
@@ -113,7 +125,9 @@ pub fn set_up(
     };
     let mut pid_holder = None;
     if config.share_process_namespace && !config.host_pid {
-        let pid = kernel.start_pid_namespace_holder().map_err(SandboxError::PidNamespace)?;
+        let pid = kernel
+            .start_pid_namespace_holder()
+            .map_err(SandboxError::PidNamespace)?;
         pid_holder = Some(pid);
         namespaces.pid = Some(PathBuf::from(format!("/proc/{pid}/ns/pid")));
     }
@@ -161,7 +175,11 @@ pub fn tear_down(
     }
     let run = dirs.pod_run_dir(uid);
     note(kernel.unmount(&run.join("shm")));
-    for file in [dirs.net_namespace(uid), run.join("ns").join("ipc"), run.join("ns").join("uts")] {
+    for file in [
+        dirs.net_namespace(uid),
+        run.join("ns").join("ipc"),
+        run.join("ns").join("uts"),
+    ] {
         note(kernel.unmount(&file));
         let _ = std::fs::remove_file(&file);
     }
@@ -229,9 +247,19 @@ mod tests {
         );
         assert!(calls.contains(&Call::CreateDir("/sys/fs/cgroup/kedge/podu1".into())));
         assert_eq!(sandbox.pid_holder, None);
-        assert_eq!(std::fs::read_to_string(&sandbox.files.hostname).unwrap(), "web-0\n");
-        assert_eq!(std::fs::read_to_string(&sandbox.files.resolv_conf).unwrap(), "nameserver 10.43.0.10\n");
-        assert!(std::fs::read_to_string(&sandbox.files.hosts).unwrap().contains("127.0.0.1\tlocalhost"));
+        assert_eq!(
+            std::fs::read_to_string(&sandbox.files.hostname).unwrap(),
+            "web-0\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&sandbox.files.resolv_conf).unwrap(),
+            "nameserver 10.43.0.10\n"
+        );
+        assert!(
+            std::fs::read_to_string(&sandbox.files.hosts)
+                .unwrap()
+                .contains("127.0.0.1\tlocalhost")
+        );
     }
 
     #[test]
@@ -246,7 +274,10 @@ mod tests {
         assert_eq!(sandbox.namespaces.uts, None);
         assert!(sandbox.namespaces.ipc.is_some());
         assert_eq!(sandbox.pid_holder, Some(4242));
-        assert_eq!(sandbox.namespaces.pid, Some(PathBuf::from("/proc/4242/ns/pid")));
+        assert_eq!(
+            sandbox.namespaces.pid,
+            Some(PathBuf::from("/proc/4242/ns/pid"))
+        );
     }
 
     #[test]

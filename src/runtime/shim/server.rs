@@ -148,11 +148,17 @@ impl<'a> Server<'a> {
     /// The signalfd cannot be created.
     pub fn new(ctx: ShimContext<'a>, sandbox: Sandbox, listener: UnixListener) -> io::Result<Self> {
         let mut mask = SigSet::empty();
-        for signal in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        for signal in [
+            Signal::SIGCHLD,
+            Signal::SIGTERM,
+            Signal::SIGINT,
+            Signal::SIGHUP,
+        ] {
             mask.add(signal);
         }
         mask.thread_block().map_err(io::Error::from)?;
-        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).map_err(io::Error::from)?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+            .map_err(io::Error::from)?;
         listener.set_nonblocking(true)?;
         Ok(Server {
             ctx,
@@ -176,7 +182,10 @@ impl<'a> Server<'a> {
     }
 
     fn find(&self, id: &str) -> Option<u64> {
-        self.containers.iter().find(|(_, c)| c.id() == id).map(|(k, _)| *k)
+        self.containers
+            .iter()
+            .find(|(_, c)| c.id() == id)
+            .map(|(k, _)| *k)
     }
 
     /// Runs until a shutdown request or a termination signal.
@@ -314,7 +323,12 @@ impl<'a> Server<'a> {
             Ok(Some((FrameKind::Control, payload))) => match protocol::parse::<Request>(&payload) {
                 Ok(request) => request,
                 Err(error) => {
-                    let _ = protocol::send(&mut stream, &Response::Error { message: error.to_string() });
+                    let _ = protocol::send(
+                        &mut stream,
+                        &Response::Error {
+                            message: error.to_string(),
+                        },
+                    );
                     return;
                 }
             },
@@ -325,7 +339,9 @@ impl<'a> Server<'a> {
     }
 
     fn reply(stream: &mut UnixStream, result: Result<Response, ContainerError>) {
-        let response = result.unwrap_or_else(|error| Response::Error { message: error.to_string() });
+        let response = result.unwrap_or_else(|error| Response::Error {
+            message: error.to_string(),
+        });
         let _ = protocol::send(stream, &response);
     }
 
@@ -340,7 +356,12 @@ impl<'a> Server<'a> {
 
     fn handle(&mut self, mut stream: UnixStream, request: Request) {
         if self.shutdown.is_some() && !matches!(request, Request::Status) {
-            let _ = protocol::send(&mut stream, &Response::Error { message: "the pod sandbox is shutting down".into() });
+            let _ = protocol::send(
+                &mut stream,
+                &Response::Error {
+                    message: "the pod sandbox is shutting down".into(),
+                },
+            );
             return;
         }
         match request {
@@ -353,7 +374,10 @@ impl<'a> Server<'a> {
                 let result = self.start(&id);
                 Self::reply(&mut stream, result);
             }
-            Request::StopContainer { id, timeout_seconds } => match self.find(&id) {
+            Request::StopContainer {
+                id,
+                timeout_seconds,
+            } => match self.find(&id) {
                 None => Self::reply(&mut stream, Err(ContainerError::NotFound(id))),
                 Some(key) => {
                     self.stop(key, Duration::from_secs(timeout_seconds));
@@ -377,7 +401,12 @@ impl<'a> Server<'a> {
                 height,
             } => self.exec(stream, id, command, tty, stdin, (width, height)),
             Request::Attach { id, stdin } => self.attach(stream, id, stdin),
-            Request::Resize { .. } => Self::reply(&mut stream, Ok(Response::Error { message: "resize outside a session".into() })),
+            Request::Resize { .. } => Self::reply(
+                &mut stream,
+                Ok(Response::Error {
+                    message: "resize outside a session".into(),
+                }),
+            ),
             Request::Shutdown { timeout_seconds } => {
                 let keys: Vec<u64> = self.containers.keys().copied().collect();
                 for key in keys {
@@ -388,14 +417,18 @@ impl<'a> Server<'a> {
         }
     }
 
-    fn create(&mut self, config: crate::runtime::config::ContainerConfig) -> Result<Response, ContainerError> {
+    fn create(
+        &mut self,
+        config: crate::runtime::config::ContainerConfig,
+    ) -> Result<Response, ContainerError> {
         let id = config.id();
         if self.find(&id).is_some() {
             return Err(ContainerError::AlreadyExists(id));
         }
-        let container = Container::create(&self.ctx, &self.sandbox, config).inspect_err(|error| {
-            tracing::warn!(container = %id, %error, "create failed");
-        })?;
+        let container =
+            Container::create(&self.ctx, &self.sandbox, config).inspect_err(|error| {
+                tracing::warn!(container = %id, %error, "create failed");
+            })?;
         container.persist();
         let status = container.status.clone();
         let key = self.key();
@@ -404,7 +437,9 @@ impl<'a> Server<'a> {
     }
 
     fn start(&mut self, id: &str) -> Result<Response, ContainerError> {
-        let key = self.find(id).ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
+        let key = self
+            .find(id)
+            .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
         let uid = self.sandbox.config.uid.clone();
         let ctx = &self.ctx;
         let Some(container) = self.containers.get_mut(&key) else {
@@ -418,7 +453,9 @@ impl<'a> Server<'a> {
             if let Some(pid) = container.status.pid {
                 let _ = ctx.kernel.kill(pid, libc::SIGKILL);
             }
-            container.status.failed_to_start(error.to_string(), now_rfc3339());
+            container
+                .status
+                .failed_to_start(error.to_string(), now_rfc3339());
             container.clean_up_after_exit(ctx, &uid);
             container.persist();
             return Err(error);
@@ -454,7 +491,8 @@ impl<'a> Server<'a> {
 
     fn expire_deadlines(&mut self) {
         let now = Instant::now();
-        let (due, pending): (Vec<_>, Vec<_>) = self.deadlines.drain(..).partition(|(_, at)| *at <= now);
+        let (due, pending): (Vec<_>, Vec<_>) =
+            self.deadlines.drain(..).partition(|(_, at)| *at <= now);
         self.deadlines = pending;
         for (id, _) in due {
             if let Some(key) = self.find(&id)
@@ -471,14 +509,19 @@ impl<'a> Server<'a> {
             return;
         };
         if container.status.state == ContainerState::Exited {
-            Self::reply(&mut stream, Ok(Response::Container(container.status.clone())));
+            Self::reply(
+                &mut stream,
+                Ok(Response::Container(container.status.clone())),
+            );
         } else {
             self.waiters.push((container.id(), stream));
         }
     }
 
     fn remove(&mut self, id: &str) -> Result<Response, ContainerError> {
-        let key = self.find(id).ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
+        let key = self
+            .find(id)
+            .ok_or_else(|| ContainerError::NotFound(id.to_string()))?;
         if let Some(container) = self.containers.get(&key) {
             container.status.check("remove")?;
         }
@@ -488,7 +531,15 @@ impl<'a> Server<'a> {
         Ok(Response::Ok)
     }
 
-    fn exec(&mut self, mut stream: UnixStream, id: String, command: Vec<String>, tty: bool, stdin: bool, size: (u16, u16)) {
+    fn exec(
+        &mut self,
+        mut stream: UnixStream,
+        id: String,
+        command: Vec<String>,
+        tty: bool,
+        stdin: bool,
+        size: (u16, u16),
+    ) {
         let Some(key) = self.find(&id) else {
             Self::reply(&mut stream, Err(ContainerError::NotFound(id)));
             return;
@@ -544,7 +595,10 @@ impl<'a> Server<'a> {
                 serial,
                 Session {
                     peer: stream,
-                    kind: SessionKind::Attach { container: id, stdin },
+                    kind: SessionKind::Attach {
+                        container: id,
+                        stdin,
+                    },
                 },
             );
         }
@@ -644,22 +698,23 @@ impl<'a> Server<'a> {
                 .any(|c| c.id() == *container && c.config.stdin_once),
             SessionKind::Exec { .. } => true,
         };
-        let (stdin_fd, console_fd): (Option<&mut Option<OwnedFd>>, Option<&OwnedFd>) = match &mut session.kind {
-            SessionKind::Exec { stdio, .. } => {
-                let console = stdio.console.as_ref();
-                (Some(&mut stdio.stdin), console)
-            }
-            SessionKind::Attach { container, stdin } => {
-                let found = self.containers.values_mut().find(|c| c.id() == *container);
-                match found {
-                    Some(c) if *stdin => {
-                        let console = c.stdio.console.as_ref();
-                        (Some(&mut c.stdio.stdin), console)
-                    }
-                    _ => (None, None),
+        let (stdin_fd, console_fd): (Option<&mut Option<OwnedFd>>, Option<&OwnedFd>) =
+            match &mut session.kind {
+                SessionKind::Exec { stdio, .. } => {
+                    let console = stdio.console.as_ref();
+                    (Some(&mut stdio.stdin), console)
                 }
-            }
-        };
+                SessionKind::Attach { container, stdin } => {
+                    let found = self.containers.values_mut().find(|c| c.id() == *container);
+                    match found {
+                        Some(c) if *stdin => {
+                            let console = c.stdio.console.as_ref();
+                            (Some(&mut c.stdio.stdin), console)
+                        }
+                        _ => (None, None),
+                    }
+                }
+            };
         match frame {
             Ok(Some((FrameKind::Stdin, data))) => {
                 if data.is_empty() {
@@ -710,7 +765,11 @@ impl<'a> Server<'a> {
         let Some(fd) = slot else {
             return;
         };
-        let kind = if stream == Some(Stream::Stderr) { FrameKind::Stderr } else { FrameKind::Stdout };
+        let kind = if stream == Some(Stream::Stderr) {
+            FrameKind::Stderr
+        } else {
+            FrameKind::Stdout
+        };
         match read_available(fd.as_raw_fd()) {
             Ok(Some(data)) if !data.is_empty() => {
                 if protocol::write_frame(&mut session.peer, kind, &data).is_err() {
@@ -764,7 +823,14 @@ impl<'a> Server<'a> {
             let Some((pid, exit)) = exit_of(status) else {
                 continue;
             };
-            if let Some(key) = self.containers.iter().find(|(_, c)| c.status.pid == Some(pid) && c.status.state != ContainerState::Exited).map(|(k, _)| *k) {
+            if let Some(key) = self
+                .containers
+                .iter()
+                .find(|(_, c)| {
+                    c.status.pid == Some(pid) && c.status.state != ContainerState::Exited
+                })
+                .map(|(k, _)| *k)
+            {
                 self.on_container_exit(key, exit);
             } else if let Some(key) = self
                 .sessions
@@ -794,9 +860,6 @@ impl<'a> Server<'a> {
         };
         let id = container.id();
         let oom_killed = container.clean_up_after_exit(&self.ctx, &uid);
-        if container.status.state == ContainerState::Created {
-            container.status.state = ContainerState::Running;
-        }
         if let Err(error) = container.status.exited(exit, oom_killed, now_rfc3339()) {
             tracing::warn!(container = %id, %error, "unexpected exit");
         }
@@ -818,7 +881,12 @@ impl<'a> Server<'a> {
             .collect();
         for skey in attached {
             if let Some(mut session) = self.sessions.remove(&skey) {
-                let _ = protocol::send(&mut session.peer, &Response::Exit { exit_code: exit.code() });
+                let _ = protocol::send(
+                    &mut session.peer,
+                    &Response::Exit {
+                        exit_code: exit.code(),
+                    },
+                );
             }
         }
     }
@@ -837,7 +905,11 @@ impl<'a> Server<'a> {
         for pid in pids {
             if let Ok(status) = waitpid(nix::unistd::Pid::from_raw(pid), None)
                 && let Some((_, exit)) = exit_of(status)
-                && let Some(key) = self.containers.iter().find(|(_, c)| c.status.pid == Some(pid)).map(|(k, _)| *k)
+                && let Some(key) = self
+                    .containers
+                    .iter()
+                    .find(|(_, c)| c.status.pid == Some(pid))
+                    .map(|(k, _)| *k)
             {
                 self.on_container_exit(key, exit);
             }
@@ -850,7 +922,12 @@ impl<'a> Server<'a> {
     /// Once a shutdown's containers have all exited: remove them, tear the sandbox down,
     /// answer and end.
     fn finish_shutdown(&mut self) {
-        if self.shutdown.is_none() || self.containers.values().any(|c| c.status.state != ContainerState::Exited) {
+        if self.shutdown.is_none()
+            || self
+                .containers
+                .values()
+                .any(|c| c.status.state != ContainerState::Exited)
+        {
             return;
         }
         let keys: Vec<u64> = self.containers.keys().copied().collect();
@@ -860,7 +937,13 @@ impl<'a> Server<'a> {
             }
         }
         let uid = self.sandbox.config.uid.clone();
-        let result = sandbox::tear_down(self.ctx.kernel, self.ctx.dirs, self.ctx.cgroups, &uid, self.sandbox.pid_holder);
+        let result = sandbox::tear_down(
+            self.ctx.kernel,
+            self.ctx.dirs,
+            self.ctx.cgroups,
+            &uid,
+            self.sandbox.pid_holder,
+        );
         let _ = std::fs::remove_dir_all(self.ctx.dirs.pod_state_dir(&uid));
         if let Some(Some(mut stream)) = self.shutdown.take() {
             let response = match result {
