@@ -89,7 +89,7 @@ impl Fixture {
             run: tmp.path().join("run"),
             state: tmp.path().join("state"),
             logs: tmp.path().join("logs"),
-            cgroup_parent: format!("/kedge-test-{}", std::process::id()),
+            cgroup_parent: format!("/kedge-test-{}-{}", std::process::id(), fastrand::u32(..)),
             shim_binary: PathBuf::from(env!("CARGO_BIN_EXE_kedge")),
         };
         let layers = busybox_layers(tmp.path());
