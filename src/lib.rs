@@ -6,7 +6,7 @@
 //! - [`store`]: the revisioned key-value datastore (SQLite, or in memory for tests);
 //! - [`api`]: the Kubernetes API server; [`controllers`]: the controllers inside `kedge server`;
 //! - [`server`]: `kedge server`, the control plane's start-up;
-//! - [`agent`]: `kedge agent`, a node.
+//! - [`agent`]: `kedge agent`, a node; [`runtime`]: the embedded container runtime (images).
 
 pub mod agent;
 pub mod api;
@@ -17,6 +17,7 @@ pub mod host;
 pub mod kubeconfig;
 pub mod paths;
 pub mod pki;
+pub mod runtime;
 pub mod server;
 pub mod store;
 
