@@ -17,7 +17,10 @@ use super::digest::Digest;
 use super::error::{ImageError, Result};
 use super::metadata::{Image, ImageRef};
 use super::reference::Reference;
-use super::store::{ImageStore, Manifest, build_image, descriptor_digest, layer_media_type, parse_manifest, select_platform};
+use super::store::{
+    ImageStore, Manifest, build_image, descriptor_digest, layer_media_type, parse_manifest,
+    select_platform,
+};
 use super::unpack::decompress;
 
 /// Files up to this size are kept in memory while reading an archive.
@@ -70,12 +73,14 @@ impl ImageStore {
             reason,
         };
         let file = std::fs::File::open(path).map_err(ImageError::io("open", path))?;
-        let stream = decompress(BufReader::with_capacity(256 * 1024, file)).map_err(ImageError::io("read", path))?;
+        let stream = decompress(BufReader::with_capacity(256 * 1024, file))
+            .map_err(ImageError::io("read", path))?;
         let lease = self.inner.leases.lease();
         let entries = self.read_entries(stream, path, &lease)?;
         let images = if let Some(bytes) = entries.small.get("manifest.json") {
-            let manifests: Vec<DockerManifest> =
-                serde_json::from_slice(bytes).map_err(ImageError::json(format!("{}: manifest.json", path.display())))?;
+            let manifests: Vec<DockerManifest> = serde_json::from_slice(bytes).map_err(
+                ImageError::json(format!("{}: manifest.json", path.display())),
+            )?;
             manifests
                 .iter()
                 .map(|m| self.docker_image(&entries, m, &lease, path))
@@ -104,10 +109,17 @@ impl ImageStore {
     }
 
     /// Reads the archive stream, storing large files as blobs.
-    fn read_entries(&self, stream: Box<dyn Read + '_>, path: &Path, lease: &Lease) -> Result<Entries> {
+    fn read_entries(
+        &self,
+        stream: Box<dyn Read + '_>,
+        path: &Path,
+        lease: &Lease,
+    ) -> Result<Entries> {
         let mut archive = tar::Archive::new(stream);
         let mut entries = Entries::default();
-        let iter = archive.entries().map_err(|e| ImageError::io("read archive", path)(e))?;
+        let iter = archive
+            .entries()
+            .map_err(|e| ImageError::io("read archive", path)(e))?;
         for entry in iter {
             let mut entry = entry.map_err(|e| ImageError::io("read archive", path)(e))?;
             let Some(name) = entry.path().ok().and_then(|p| normalize(&p)) else {
@@ -117,7 +129,10 @@ impl ImageStore {
             if kind.is_symlink() || kind.is_hard_link() {
                 if let Some(target) = entry.link_name().ok().flatten() {
                     let target = if kind.is_symlink() {
-                        Path::new(&name).parent().unwrap_or(Path::new("")).join(target)
+                        Path::new(&name)
+                            .parent()
+                            .unwrap_or(Path::new(""))
+                            .join(target)
                     } else {
                         target.to_path_buf()
                     };
@@ -133,14 +148,20 @@ impl ImageStore {
             let size = entry.size();
             if size <= SMALL_FILE {
                 let mut bytes = Vec::with_capacity(size as usize);
-                entry.read_to_end(&mut bytes).map_err(|e| ImageError::io("read archive", path)(e))?;
+                entry
+                    .read_to_end(&mut bytes)
+                    .map_err(|e| ImageError::io("read archive", path)(e))?;
                 entries.small.insert(name, bytes);
             } else {
                 let expected = blob_path_digest(&name);
                 if let Some(d) = &expected {
                     lease.add(d);
                 }
-                let (digest, size) = self.inner.content.ingest(&mut entry, expected.as_ref(), &format!("{} in {}", name, path.display()))?;
+                let (digest, size) = self.inner.content.ingest(
+                    &mut entry,
+                    expected.as_ref(),
+                    &format!("{} in {}", name, path.display()),
+                )?;
                 lease.add(&digest);
                 entries.blobs.insert(name, (digest, size));
             }
@@ -149,7 +170,13 @@ impl ImageStore {
     }
 
     /// The blob at `name` in the archive, stored; small files are written to the store now.
-    fn archive_blob(&self, entries: &Entries, name: &str, expected: Option<&Digest>, lease: &Lease) -> Result<(Digest, u64)> {
+    fn archive_blob(
+        &self,
+        entries: &Entries,
+        name: &str,
+        expected: Option<&Digest>,
+        lease: &Lease,
+    ) -> Result<(Digest, u64)> {
         let name = entries.resolve(name);
         if let Some((digest, size)) = entries.blobs.get(name) {
             return Ok((digest.clone(), *size));
@@ -178,11 +205,19 @@ impl ImageStore {
                 return Ok((expected.clone(), size));
             }
         }
-        Err(ImageError::NotFound(format!("{name} (named in the archive but not in it)")))
+        Err(ImageError::NotFound(format!(
+            "{name} (named in the archive but not in it)"
+        )))
     }
 
     /// A small document of the archive (or of the store), by path.
-    fn archive_document(&self, entries: &Entries, name: &str, expected: Option<&Digest>, lease: &Lease) -> Result<Vec<u8>> {
+    fn archive_document(
+        &self,
+        entries: &Entries,
+        name: &str,
+        expected: Option<&Digest>,
+        lease: &Lease,
+    ) -> Result<Vec<u8>> {
         let resolved = entries.resolve(name);
         if let Some(bytes) = entries.small.get(resolved) {
             return Ok(bytes.clone());
@@ -191,12 +226,19 @@ impl ImageStore {
         self.inner.content.read(&digest)
     }
 
-    fn docker_image(&self, entries: &Entries, manifest: &DockerManifest, lease: &Lease, path: &Path) -> Result<Image> {
+    fn docker_image(
+        &self,
+        entries: &Entries,
+        manifest: &DockerManifest,
+        lease: &Lease,
+        path: &Path,
+    ) -> Result<Image> {
         let config = self.archive_document(entries, &manifest.config, None, lease)?;
         let (config_digest, _) = self.archive_blob(entries, &manifest.config, None, lease)?;
         let mut layers = Vec::new();
         for layer in &manifest.layers {
-            let (digest, size) = self.archive_blob(entries, layer, blob_path_digest(layer).as_ref(), lease)?;
+            let (digest, size) =
+                self.archive_blob(entries, layer, blob_path_digest(layer).as_ref(), lease)?;
             layers.push((digest.clone(), self.media_type_of(&digest), size));
         }
         let names = manifest
@@ -210,7 +252,13 @@ impl ImageStore {
         Ok(image)
     }
 
-    fn oci_images(&self, entries: &Entries, index: &[u8], lease: &Lease, path: &Path) -> Result<Vec<Image>> {
+    fn oci_images(
+        &self,
+        entries: &Entries,
+        index: &[u8],
+        lease: &Lease,
+        path: &Path,
+    ) -> Result<Vec<Image>> {
         let index = match parse_manifest(index, "index.json")? {
             Manifest::Index(index) => index,
             Manifest::Image(_) => {
@@ -225,7 +273,11 @@ impl ImageStore {
             let annotations = descriptor.annotations().clone().unwrap_or_default();
             let names: Vec<String> = annotations
                 .get(CONTAINERD_NAME)
-                .or_else(|| annotations.get(OCI_REF_NAME).filter(|n| n.contains(['/', ':'])))
+                .or_else(|| {
+                    annotations
+                        .get(OCI_REF_NAME)
+                        .filter(|n| n.contains(['/', ':']))
+                })
                 .and_then(|n| normalized_name(n, path))
                 .into_iter()
                 .collect();
@@ -237,7 +289,8 @@ impl ImageStore {
             }
             // Follow indexes down to this node's manifest.
             let manifest = loop {
-                let bytes = self.archive_document(entries, &blob_path(&digest), Some(&digest), lease)?;
+                let bytes =
+                    self.archive_document(entries, &blob_path(&digest), Some(&digest), lease)?;
                 self.archive_blob(entries, &blob_path(&digest), Some(&digest), lease)?;
                 manifests.push(digest.clone());
                 match parse_manifest(&bytes, &format!("manifest {digest}"))? {
@@ -253,15 +306,31 @@ impl ImageStore {
                 continue;
             };
             let config_digest = descriptor_digest(manifest.config())?;
-            let config = self.archive_document(entries, &blob_path(&config_digest), Some(&config_digest), lease)?;
-            self.archive_blob(entries, &blob_path(&config_digest), Some(&config_digest), lease)?;
+            let config = self.archive_document(
+                entries,
+                &blob_path(&config_digest),
+                Some(&config_digest),
+                lease,
+            )?;
+            self.archive_blob(
+                entries,
+                &blob_path(&config_digest),
+                Some(&config_digest),
+                lease,
+            )?;
             let mut layers = Vec::new();
             for layer in manifest.layers() {
                 let d = descriptor_digest(layer)?;
                 let (digest, size) = self.archive_blob(entries, &blob_path(&d), Some(&d), lease)?;
                 layers.push((digest, layer.media_type().to_string(), size));
             }
-            images.push(build_image(&config, layers, names, repo_digests, manifests)?);
+            images.push(build_image(
+                &config,
+                layers,
+                names,
+                repo_digests,
+                manifests,
+            )?);
         }
         Ok(images)
     }
@@ -295,11 +364,7 @@ fn normalize(path: &Path) -> Option<String> {
     for c in path.components() {
         match c {
             Component::Normal(p) => out.push(p),
-            Component::ParentDir => {
-                if !out.pop() {
-                    return None;
-                }
-            }
+            Component::ParentDir if !out.pop() => return None,
             _ => {}
         }
     }
@@ -326,7 +391,10 @@ mod tests {
         assert_eq!(normalize(Path::new("./a/b")).as_deref(), Some("a/b"));
         assert_eq!(normalize(Path::new("a/../b")).as_deref(), Some("b"));
         assert_eq!(normalize(Path::new("../b")), None);
-        assert_eq!(normalize(Path::new("abc/../layer.tar")).as_deref(), Some("layer.tar"));
+        assert_eq!(
+            normalize(Path::new("abc/../layer.tar")).as_deref(),
+            Some("layer.tar")
+        );
         let d = Digest::of(b"x");
         assert_eq!(blob_path_digest(&blob_path(&d)), Some(d));
         assert_eq!(blob_path_digest("abc/layer.tar"), None);

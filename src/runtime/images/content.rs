@@ -82,7 +82,8 @@ impl ContentStore {
     /// # Errors
     /// A digest mismatch or a failed write.
     pub fn write(&self, bytes: &[u8], expected: Option<&Digest>) -> Result<Digest> {
-        self.ingest(&mut &bytes[..], expected, "blob").map(|(d, _)| d)
+        self.ingest(&mut &bytes[..], expected, "blob")
+            .map(|(d, _)| d)
     }
 
     /// Copies `reader` into the store through a temporary file, hashing on the way; the blob
@@ -91,7 +92,12 @@ impl ContentStore {
     ///
     /// # Errors
     /// A read or write error, or a digest mismatch (nothing is stored then).
-    pub fn ingest(&self, reader: &mut dyn Read, expected: Option<&Digest>, what: &str) -> Result<(Digest, u64)> {
+    pub fn ingest(
+        &self,
+        reader: &mut dyn Read,
+        expected: Option<&Digest>,
+        what: &str,
+    ) -> Result<(Digest, u64)> {
         let tmp = self.temp_path();
         let file = File::create(&tmp).map_err(ImageError::io("create", &tmp))?;
         let mut writer = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, file));
@@ -131,7 +137,8 @@ impl ContentStore {
 
     /// A fresh temporary file name in the ingest directory.
     pub fn temp_path(&self) -> PathBuf {
-        self.ingest.join(format!("tmp-{}", uuid::Uuid::new_v4().simple()))
+        self.ingest
+            .join(format!("tmp-{}", uuid::Uuid::new_v4().simple()))
     }
 
     /// Every stored blob.
@@ -139,10 +146,13 @@ impl ContentStore {
     /// # Errors
     /// The blob directory cannot be listed.
     pub fn list(&self) -> Result<Vec<Digest>> {
-        let entries = std::fs::read_dir(&self.blobs).map_err(ImageError::io("list", &self.blobs))?;
+        let entries =
+            std::fs::read_dir(&self.blobs).map_err(ImageError::io("list", &self.blobs))?;
         Ok(entries
             .flatten()
-            .filter_map(|e| Digest::parse(&format!("sha256:{}", e.file_name().to_string_lossy())).ok())
+            .filter_map(|e| {
+                Digest::parse(&format!("sha256:{}", e.file_name().to_string_lossy())).ok()
+            })
             .collect())
     }
 
@@ -154,7 +164,13 @@ impl ContentStore {
         entries
             .flatten()
             .filter_map(|e| {
-                let age = e.metadata().ok()?.modified().ok()?.elapsed().unwrap_or_default();
+                let age = e
+                    .metadata()
+                    .ok()?
+                    .modified()
+                    .ok()?
+                    .elapsed()
+                    .unwrap_or_default();
                 Some((e.path(), age))
             })
             .collect()
@@ -204,7 +220,10 @@ pub struct Lease {
 impl Lease {
     pub fn add(&self, digest: &Digest) {
         *self.leases.held().entry(digest.clone()).or_default() += 1;
-        self.keys.lock().unwrap_or_else(|e| e.into_inner()).push(digest.clone());
+        self.keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(digest.clone());
     }
 }
 

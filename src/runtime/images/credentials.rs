@@ -46,14 +46,22 @@ impl DockerConfig {
     pub fn add_secret(&mut self, bytes: &[u8]) -> Result<()> {
         let auths = match serde_json::from_slice::<ConfigJson>(bytes) {
             Ok(c) if !c.auths.is_empty() => c.auths,
-            _ => serde_json::from_slice::<BTreeMap<String, Entry>>(bytes).map_err(ImageError::json("docker config secret"))?,
+            _ => serde_json::from_slice::<BTreeMap<String, Entry>>(bytes)
+                .map_err(ImageError::json("docker config secret"))?,
         };
         for (key, entry) in auths {
             let basic = match (entry.username, entry.password) {
-                (Some(u), Some(p)) if !u.is_empty() => Some(Basic { username: u, password: p }),
+                (Some(u), Some(p)) if !u.is_empty() => Some(Basic {
+                    username: u,
+                    password: p,
+                }),
                 _ => entry
                     .auth
-                    .and_then(|a| base64::engine::general_purpose::STANDARD.decode(a.trim()).ok())
+                    .and_then(|a| {
+                        base64::engine::general_purpose::STANDARD
+                            .decode(a.trim())
+                            .ok()
+                    })
                     .and_then(|d| {
                         let s = String::from_utf8_lossy(&d).to_string();
                         s.split_once(':').map(|(u, p)| Basic {
@@ -87,7 +95,9 @@ fn registry_of_key(key: &str) -> String {
         .unwrap_or(key);
     let host = host.split('/').next().unwrap_or(host);
     match host {
-        "index.docker.io" | "registry-1.docker.io" | "docker.io" | "registry.hub.docker.com" => DOCKER_HUB.to_string(),
+        "index.docker.io" | "registry-1.docker.io" | "docker.io" | "registry.hub.docker.com" => {
+            DOCKER_HUB.to_string()
+        }
         other => other.to_string(),
     }
 }
@@ -102,12 +112,27 @@ mod tests {
         config
             .add_secret(br#"{"auths":{"https://index.docker.io/v1/":{"auth":"dTpw"},"ghcr.io":{"username":"a","password":"b"}}}"#)
             .unwrap();
-        config.add_secret(br#"{"localhost:5000":{"username":"c","password":"d"}}"#).unwrap();
+        config
+            .add_secret(br#"{"localhost:5000":{"username":"c","password":"d"}}"#)
+            .unwrap();
         let hub = config.lookup(&Reference::parse("busybox").unwrap());
         assert_eq!(hub.len(), 1);
-        assert_eq!((hub[0].username.as_str(), hub[0].password.as_str()), ("u", "p"));
-        assert_eq!(config.lookup(&Reference::parse("ghcr.io/x/y").unwrap())[0].username, "a");
-        assert_eq!(config.lookup(&Reference::parse("localhost:5000/x").unwrap())[0].username, "c");
-        assert!(config.lookup(&Reference::parse("quay.io/x").unwrap()).is_empty());
+        assert_eq!(
+            (hub[0].username.as_str(), hub[0].password.as_str()),
+            ("u", "p")
+        );
+        assert_eq!(
+            config.lookup(&Reference::parse("ghcr.io/x/y").unwrap())[0].username,
+            "a"
+        );
+        assert_eq!(
+            config.lookup(&Reference::parse("localhost:5000/x").unwrap())[0].username,
+            "c"
+        );
+        assert!(
+            config
+                .lookup(&Reference::parse("quay.io/x").unwrap())
+                .is_empty()
+        );
     }
 }

@@ -72,7 +72,9 @@ pub enum ImageError {
     },
 
     /// A registry refused the credentials (or their absence).
-    #[error("{url}: unauthorized ({reason}); check the credentials for this registry in registries.yaml or the pod's imagePullSecrets")]
+    #[error(
+        "{url}: unauthorized ({reason}); check the credentials for this registry in registries.yaml or the pod's imagePullSecrets"
+    )]
     Unauthorized { url: String, reason: String },
 
     /// A registry could not be reached or the connection broke.
@@ -105,7 +107,10 @@ pub enum ImageError {
 
 impl ImageError {
     /// An [`ImageError::Io`] for `action` on `path`.
-    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
+    pub fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
         move |source| ImageError::Io {
             action,

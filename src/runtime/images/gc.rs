@@ -49,7 +49,8 @@ impl ImageStore {
     /// # Errors
     /// `statvfs` failed.
     pub fn disk_usage(&self) -> Result<DiskUsage> {
-        let stat = rustix::fs::statvfs(self.root()).map_err(|e| ImageError::io("statvfs", self.root())(e.into()))?;
+        let stat = rustix::fs::statvfs(self.root())
+            .map_err(|e| ImageError::io("statvfs", self.root())(e.into()))?;
         Ok(DiskUsage {
             capacity: stat.f_blocks.saturating_mul(stat.f_frsize),
             available: stat.f_bavail.saturating_mul(stat.f_frsize),
@@ -85,8 +86,15 @@ impl ImageStore {
         if before.percent() < high {
             return Ok(report);
         }
-        let target_available = before.capacity.saturating_mul(100 - u64::from(low.min(100))) / 100;
-        let mut candidates: Vec<_> = self.list().into_iter().filter(|i| !in_use.contains(&i.id)).collect();
+        let target_available = before
+            .capacity
+            .saturating_mul(100 - u64::from(low.min(100)))
+            / 100;
+        let mut candidates: Vec<_> = self
+            .list()
+            .into_iter()
+            .filter(|i| !in_use.contains(&i.id))
+            .collect();
         candidates.sort_by_key(|i| (i.last_used, i.created_at));
         let mut now = before;
         for image in candidates {
@@ -115,6 +123,13 @@ mod tests {
             available: 140,
         };
         assert_eq!(u.percent(), 86);
-        assert_eq!(DiskUsage { capacity: 0, available: 0 }.percent(), 0);
+        assert_eq!(
+            DiskUsage {
+                capacity: 0,
+                available: 0
+            }
+            .percent(),
+            0
+        );
     }
 }

@@ -154,7 +154,7 @@ impl Records {
         for other in self.images.iter_mut().filter(|i| i.id != image.id) {
             other.names.retain(|n| !names.contains(n));
         }
-        let merged = match self.images.iter_mut().find(|i| i.id == image.id) {
+        match self.images.iter_mut().find(|i| i.id == image.id) {
             Some(existing) => {
                 for name in &image.names {
                     if !existing.names.contains(name) {
@@ -178,8 +178,7 @@ impl Records {
                 self.images.push(image.clone());
                 image
             }
-        };
-        merged
+        }
     }
 
     /// Removes the image `id`, returning it.
@@ -236,7 +235,10 @@ mod tests {
         assert_eq!(r.find("x:latest").unwrap().id, image("b", &[]).id);
         assert_eq!(r.find("x:1").unwrap().names, vec!["x:1".to_string()]);
         let merged = r.upsert(image("b", &["x:2"]));
-        assert_eq!(merged.names, vec!["x:latest".to_string(), "x:2".to_string()]);
+        assert_eq!(
+            merged.names,
+            vec!["x:latest".to_string(), "x:2".to_string()]
+        );
         assert_eq!(r.images.len(), 2);
     }
 

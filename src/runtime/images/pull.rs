@@ -28,7 +28,9 @@ use super::metadata::{Image, Layer};
 use super::reference::Reference;
 use super::registries::{Basic, Endpoint};
 use super::registry::{error_chain, next_chunk};
-use super::store::{ImageStore, Manifest, build_image, descriptor_digest, parse_manifest, select_platform};
+use super::store::{
+    ImageStore, Manifest, build_image, descriptor_digest, parse_manifest, select_platform,
+};
 
 /// Layers downloaded at once per pull (as Docker does).
 const PARALLEL_LAYERS: usize = 3;
@@ -51,7 +53,11 @@ struct Leader<'a> {
 
 impl Drop for Leader<'_> {
     fn drop(&mut self) {
-        self.in_flight.pulls.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.key);
+        self.in_flight
+            .pulls
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.key);
     }
 }
 
@@ -68,7 +74,12 @@ impl ImageStore {
         let key = reference.to_string();
         loop {
             let waiting = {
-                let mut pulls = self.inner.in_flight.pulls.lock().unwrap_or_else(|e| e.into_inner());
+                let mut pulls = self
+                    .inner
+                    .in_flight
+                    .pulls
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner());
                 match pulls.get(&key) {
                     Some(tx) => Some(tx.subscribe()),
                     None => {
@@ -95,16 +106,31 @@ impl ImageStore {
                 key: key.clone(),
             };
             let result = self.pull_endpoints(&reference, credentials).await;
-            let tx = self.inner.in_flight.pulls.lock().unwrap_or_else(|e| e.into_inner()).remove(&key);
+            let tx = self
+                .inner
+                .in_flight
+                .pulls
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&key);
             drop(leader);
             if let Some(tx) = tx {
-                let _ = tx.send(result.as_ref().map(Clone::clone).map_err(ToString::to_string));
+                let _ = tx.send(
+                    result
+                        .as_ref()
+                        .map(Clone::clone)
+                        .map_err(ToString::to_string),
+                );
             }
             return result;
         }
     }
 
-    async fn pull_endpoints(&self, reference: &Reference, credentials: Option<&Basic>) -> Result<Image> {
+    async fn pull_endpoints(
+        &self,
+        reference: &Reference,
+        credentials: Option<&Basic>,
+    ) -> Result<Image> {
         let endpoints = self.registries().endpoints(reference, credentials);
         let mut attempts = Vec::new();
         for endpoint in &endpoints {
@@ -128,7 +154,9 @@ impl ImageStore {
     async fn pull_from(&self, reference: &Reference, endpoint: &Endpoint) -> Result<Image> {
         let registry = &self.inner.registry;
         let lease = self.inner.leases.lease();
-        let (bytes, _) = registry.manifest(endpoint, &reference.manifest_reference()).await?;
+        let (bytes, _) = registry
+            .manifest(endpoint, &reference.manifest_reference())
+            .await?;
         let top = Digest::of(&bytes);
         if let Some(pinned) = &reference.digest
             && *pinned != top
@@ -146,10 +174,13 @@ impl ImageStore {
             match parse_manifest(&document, &format!("manifest of {reference}"))? {
                 Manifest::Image(m) => break m,
                 Manifest::Index(index) => {
-                    let chosen = select_platform(&index, &self.inner.platform).ok_or_else(|| ImageError::NoMatchingPlatform {
-                        reference: reference.to_string(),
-                        platform: self.inner.platform.to_string(),
-                    })?;
+                    let chosen =
+                        select_platform(&index, &self.inner.platform).ok_or_else(|| {
+                            ImageError::NoMatchingPlatform {
+                                reference: reference.to_string(),
+                                platform: self.inner.platform.to_string(),
+                            }
+                        })?;
                     let digest = descriptor_digest(chosen)?;
                     if manifests.len() > 3 {
                         return Err(ImageError::UnsupportedMediaType {
@@ -175,7 +206,8 @@ impl ImageStore {
 
         let config_digest = descriptor_digest(manifest.config())?;
         lease.add(&config_digest);
-        self.download_blob(endpoint, &config_digest, Some(manifest.config().size())).await?;
+        self.download_blob(endpoint, &config_digest, Some(manifest.config().size()))
+            .await?;
         let config = self.inner.content.read(&config_digest)?;
         let layers = manifest
             .layers()
@@ -191,11 +223,23 @@ impl ImageStore {
         }
 
         // Download up to three layers at once; unpack each as soon as it is complete.
-        let results: Vec<Result<()>> = futures::stream::iter(image.layers.iter())
-            .map(|layer| async move {
-                self.download_blob(endpoint, &layer.digest, Some(layer.size)).await?;
-                self.ensure_unpacked(layer).await
+        // (Boxed futures in a Vec: a `map` closure over borrowed layers makes the pull's future
+        // fail the `Send` check through a higher-ranked lifetime.)
+        let downloads: Vec<
+            std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + '_>>,
+        > = image
+            .layers
+            .iter()
+            .map(|layer| {
+                Box::pin(async move {
+                    self.download_blob(endpoint, &layer.digest, Some(layer.size))
+                        .await?;
+                    self.ensure_unpacked(layer).await
+                })
+                    as std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + '_>>
             })
+            .collect();
+        let results: Vec<Result<()>> = futures::stream::iter(downloads)
             .buffer_unordered(PARALLEL_LAYERS)
             .collect()
             .await;
@@ -215,7 +259,11 @@ impl ImageStore {
 
     /// Unpacks `layer` unless its snapshot exists (once, whatever the number of callers).
     pub(crate) async fn ensure_unpacked(&self, layer: &Layer) -> Result<()> {
-        let _guard = self.inner.locks.lock(&format!("unpack:{}", layer.diff_id)).await;
+        let _guard = self
+            .inner
+            .locks
+            .lock(&format!("unpack:{}", layer.diff_id))
+            .await;
         if self.inner.snapshots.has(&layer.diff_id) {
             return Ok(());
         }
@@ -230,7 +278,12 @@ impl ImageStore {
     }
 
     /// Downloads the blob `digest` from `endpoint` into the store unless present.
-    async fn download_blob(&self, endpoint: &Endpoint, digest: &Digest, size: Option<u64>) -> Result<()> {
+    async fn download_blob(
+        &self,
+        endpoint: &Endpoint,
+        digest: &Digest,
+        size: Option<u64>,
+    ) -> Result<()> {
         let _guard = self.inner.locks.lock(&format!("blob:{digest}")).await;
         if self.inner.content.has(digest) {
             return Ok(());
@@ -241,7 +294,9 @@ impl ImageStore {
             tries += 1;
             match self.download_once(endpoint, digest, size, &partial).await {
                 Ok(()) => return Ok(()),
-                Err(e @ (ImageError::RegistryConnection { .. } | ImageError::DigestMismatch { .. })) if tries < BLOB_TRIES => {
+                Err(
+                    e @ (ImageError::RegistryConnection { .. } | ImageError::DigestMismatch { .. }),
+                ) if tries < BLOB_TRIES => {
                     tracing::warn!(blob = %digest, endpoint = %endpoint.base(), error = %e, "blob download interrupted; resuming");
                 }
                 Err(e) => return Err(e),
@@ -249,11 +304,30 @@ impl ImageStore {
         }
     }
 
-    async fn download_once(&self, endpoint: &Endpoint, digest: &Digest, size: Option<u64>, partial: &Path) -> Result<()> {
+    async fn download_once(
+        &self,
+        endpoint: &Endpoint,
+        digest: &Digest,
+        size: Option<u64>,
+        partial: &Path,
+    ) -> Result<()> {
         let have = std::fs::metadata(partial).map(|m| m.len()).unwrap_or(0);
-        let have = if size.is_some_and(|s| have >= s) { 0 } else { have };
-        let url = format!("{}{}/{}/blobs/{digest}", endpoint.base(), endpoint.api_path, endpoint.repository);
-        let response = self.inner.registry.get(endpoint, &format!("blobs/{digest}"), None, Some(have)).await?;
+        let have = if size.is_some_and(|s| have >= s) {
+            0
+        } else {
+            have
+        };
+        let url = format!(
+            "{}{}/{}/blobs/{digest}",
+            endpoint.base(),
+            endpoint.api_path,
+            endpoint.repository
+        );
+        let response = self
+            .inner
+            .registry
+            .get(endpoint, &format!("blobs/{digest}"), None, Some(have))
+            .await?;
         let resumed = have > 0 && response.status() == StatusCode::PARTIAL_CONTENT;
         if have > 0 && !resumed {
             tracing::debug!(blob = %digest, "registry ignored the range request; downloading from the start");
@@ -271,7 +345,10 @@ impl ImageStore {
                 Ok(Ok(Some(chunk))) => {
                     received += chunk.len() as u64;
                     if size.is_some_and(|s| received > s) {
-                        stream_error = Some(format!("more than the {} bytes announced", size.unwrap_or(0)));
+                        stream_error = Some(format!(
+                            "more than the {} bytes announced",
+                            size.unwrap_or(0)
+                        ));
                         break;
                     }
                     if tx.send(chunk).await.is_err() {
@@ -280,17 +357,25 @@ impl ImageStore {
                 }
                 Ok(Ok(None)) => break,
                 Ok(Err(e)) => {
-                    stream_error = Some(format!("connection broke after {received} bytes: {}", error_chain(&e)));
+                    stream_error = Some(format!(
+                        "connection broke after {received} bytes: {}",
+                        error_chain(&e)
+                    ));
                     break;
                 }
                 Err(_) => {
-                    stream_error = Some(format!("no data for {}s after {received} bytes", STALL_TIMEOUT.as_secs()));
+                    stream_error = Some(format!(
+                        "no data for {}s after {received} bytes",
+                        STALL_TIMEOUT.as_secs()
+                    ));
                     break;
                 }
             }
         }
         drop(tx);
-        let written = writer.await.map_err(|e| ImageError::Task(e.to_string()))??;
+        let written = writer
+            .await
+            .map_err(|e| ImageError::Task(e.to_string()))??;
         if let Some(reason) = stream_error {
             return Err(ImageError::RegistryConnection { url, reason });
         }
@@ -314,7 +399,11 @@ impl ImageStore {
 
 /// Writes the chunks of `rx` to `partial` (appending after its current content when
 /// `resume`), hashing everything; returns the digest and length of the whole file.
-fn write_blob(partial: &PathBuf, resume: bool, mut rx: mpsc::Receiver<Bytes>) -> Result<(Digest, u64, std::fs::File)> {
+fn write_blob(
+    partial: &PathBuf,
+    resume: bool,
+    mut rx: mpsc::Receiver<Bytes>,
+) -> Result<(Digest, u64, std::fs::File)> {
     let io_err = |action| ImageError::io(action, partial);
     let (file, hasher, count) = if resume {
         let mut existing = std::fs::File::open(partial).map_err(io_err("open"))?;
@@ -329,16 +418,26 @@ fn write_blob(partial: &PathBuf, resume: bool, mut rx: mpsc::Receiver<Bytes>) ->
             hasher.update(&buf[..n]);
             count += n as u64;
         }
-        let file = std::fs::OpenOptions::new().append(true).open(partial).map_err(io_err("open"))?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(partial)
+            .map_err(io_err("open"))?;
         (file, hasher, count)
     } else {
-        (std::fs::File::create(partial).map_err(io_err("create"))?, Sha256::new(), 0)
+        (
+            std::fs::File::create(partial).map_err(io_err("create"))?,
+            Sha256::new(),
+            0,
+        )
     };
-    let mut writer = HashingWriter::resume(BufWriter::with_capacity(256 * 1024, file), hasher, count);
+    let mut writer =
+        HashingWriter::resume(BufWriter::with_capacity(256 * 1024, file), hasher, count);
     while let Some(chunk) = rx.blocking_recv() {
         writer.write_all(&chunk).map_err(io_err("write"))?;
     }
     let (digest, length, buffered) = writer.finish();
-    let file = buffered.into_inner().map_err(|e| io_err("write")(e.into_error()))?;
+    let file = buffered
+        .into_inner()
+        .map_err(|e| io_err("write")(e.into_error()))?;
     Ok((digest, length, file))
 }

@@ -41,7 +41,10 @@ impl Reference {
         let (rest, digest) = match input.split_once('@') {
             Some((rest, digest)) => (
                 rest,
-                Some(Digest::parse(digest).map_err(|_| invalid("digest is not sha256:<64 hex digits>"))?),
+                Some(
+                    Digest::parse(digest)
+                        .map_err(|_| invalid("digest is not sha256:<64 hex digits>"))?,
+                ),
             ),
             None => (input, None),
         };
@@ -71,7 +74,9 @@ impl Reference {
             registry
         };
         if !valid_domain(&registry) {
-            return Err(invalid("registry must be a host name with an optional port"));
+            return Err(invalid(
+                "registry must be a host name with an optional port",
+            ));
         }
         let repository = if registry == DOCKER_HUB && !repository.contains('/') {
             format!("library/{repository}")
@@ -160,7 +165,9 @@ fn valid_domain(domain: &str) -> bool {
     !host.is_empty()
         && host.split('.').all(|label| {
             !label.is_empty()
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         })
@@ -207,7 +214,10 @@ mod tests {
         assert_eq!(norm("busybox"), "docker.io/library/busybox:latest");
         assert_eq!(norm("busybox:1.36"), "docker.io/library/busybox:1.36");
         assert_eq!(norm("rancher/k3s:v1"), "docker.io/rancher/k3s:v1");
-        assert_eq!(norm("index.docker.io/library/nginx"), "docker.io/library/nginx:latest");
+        assert_eq!(
+            norm("index.docker.io/library/nginx"),
+            "docker.io/library/nginx:latest"
+        );
         assert_eq!(norm("docker.io/nginx"), "docker.io/library/nginx:latest");
     }
 
@@ -216,8 +226,14 @@ mod tests {
         let d = format!("sha256:{}", "a".repeat(64));
         assert_eq!(norm("localhost:5000/x/y:t"), "localhost:5000/x/y:t");
         assert_eq!(norm("localhost/x"), "localhost/x:latest");
-        assert_eq!(norm(&format!("ghcr.io/a/b@{d}")), format!("ghcr.io/a/b@{d}"));
-        assert_eq!(norm(&format!("ghcr.io/a/b:v1@{d}")), format!("ghcr.io/a/b:v1@{d}"));
+        assert_eq!(
+            norm(&format!("ghcr.io/a/b@{d}")),
+            format!("ghcr.io/a/b@{d}")
+        );
+        assert_eq!(
+            norm(&format!("ghcr.io/a/b:v1@{d}")),
+            format!("ghcr.io/a/b:v1@{d}")
+        );
         let r = Reference::parse(&format!("127.0.0.1:5000/b@{d}")).unwrap();
         assert_eq!(r.registry, "127.0.0.1:5000");
         assert_eq!(r.repository, "b");
@@ -227,7 +243,17 @@ mod tests {
 
     #[test]
     fn invalid_names() {
-        for bad in ["", "Busybox", "a//b", "a:", "a@sha256:12", "-a", "a/b_", "a:-x", "x/a..b"] {
+        for bad in [
+            "",
+            "Busybox",
+            "a//b",
+            "a:",
+            "a@sha256:12",
+            "-a",
+            "a/b_",
+            "a:-x",
+            "x/a..b",
+        ] {
             assert!(Reference::parse(bad).is_err(), "{bad} should be invalid");
         }
         assert!(Reference::parse("a__b/c-d/e---f.g").is_ok());

@@ -94,7 +94,9 @@ pub struct Basic {
 
 impl std::fmt::Debug for Basic {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Basic").field("username", &self.username).finish_non_exhaustive()
+        f.debug_struct("Basic")
+            .field("username", &self.username)
+            .finish_non_exhaustive()
     }
 }
 
@@ -156,13 +158,17 @@ impl Registries {
         if text.trim().is_empty() {
             return Ok(Registries::default());
         }
-        let registries: Registries = serde_yaml_ng::from_str(text).map_err(|e| config_err(e.to_string()))?;
+        let registries: Registries =
+            serde_yaml_ng::from_str(text).map_err(|e| config_err(e.to_string()))?;
         for (name, mirror) in &registries.mirrors {
             for pattern in mirror.rewrite.keys() {
-                regex::Regex::new(pattern).map_err(|e| config_err(format!("mirrors.{name}.rewrite {pattern:?}: {e}")))?;
+                regex::Regex::new(pattern)
+                    .map_err(|e| config_err(format!("mirrors.{name}.rewrite {pattern:?}: {e}")))?;
             }
             for endpoint in &mirror.endpoint {
-                parse_endpoint(endpoint).map_err(|reason| config_err(format!("mirrors.{name}.endpoint {endpoint:?}: {reason}")))?;
+                parse_endpoint(endpoint).map_err(|reason| {
+                    config_err(format!("mirrors.{name}.endpoint {endpoint:?}: {reason}"))
+                })?;
             }
         }
         Ok(registries)
@@ -173,7 +179,11 @@ impl Registries {
     /// `configs`.
     pub fn endpoints(&self, reference: &Reference, pull_secret: Option<&Basic>) -> Vec<Endpoint> {
         let registry = reference.registry.as_str();
-        let default_host = if registry == DOCKER_HUB { DOCKER_HUB_ENDPOINT } else { registry };
+        let default_host = if registry == DOCKER_HUB {
+            DOCKER_HUB_ENDPOINT
+        } else {
+            registry
+        };
         let mirror = self.mirrors.get(registry).or_else(|| self.mirrors.get("*"));
         let mut endpoints = Vec::new();
         let mut default_listed = false;
@@ -188,7 +198,15 @@ impl Registries {
             } else {
                 rewrite(mirror, &reference.repository)
             };
-            endpoints.push(self.endpoint(scheme, host, api_path, repository, registry, is_default, pull_secret));
+            endpoints.push(self.endpoint(
+                scheme,
+                host,
+                api_path,
+                repository,
+                registry,
+                is_default,
+                pull_secret,
+            ));
         }
         if !default_listed {
             endpoints.push(self.endpoint(
@@ -219,7 +237,11 @@ impl Registries {
             .configs
             .iter()
             .find(|(key, _)| strip_scheme(key) == host)
-            .or_else(|| is_default.then(|| self.configs.get_key_value(registry)).flatten())
+            .or_else(|| {
+                is_default
+                    .then(|| self.configs.get_key_value(registry))
+                    .flatten()
+            })
             .or_else(|| self.configs.get_key_value("*"))
             .map(|(_, c)| c.clone())
             .unwrap_or_default();
@@ -265,7 +287,10 @@ fn endpoint_auth(auth: &AuthConfig) -> EndpointAuth {
 }
 
 fn strip_scheme(s: &str) -> &str {
-    let s = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://")).unwrap_or(s);
+    let s = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+        .unwrap_or(s);
     s.trim_end_matches('/')
 }
 
@@ -283,7 +308,11 @@ fn parse_endpoint(url: &str) -> std::result::Result<(String, String, String), St
     if host.is_empty() {
         return Err("no host".to_string());
     }
-    let api_path = if path.is_empty() { "/v2".to_string() } else { path.to_string() };
+    let api_path = if path.is_empty() {
+        "/v2".to_string()
+    } else {
+        path.to_string()
+    };
     Ok((scheme, host.to_string(), api_path))
 }
 
@@ -352,7 +381,11 @@ configs:
         assert_eq!(eps[0].auth.basic.as_ref().unwrap().username, "user");
         assert!(eps[0].tls.insecure_skip_verify);
         assert_eq!(eps[1].auth.token.as_deref(), Some("tok"), "wildcard config");
-        assert_eq!(eps[2].auth.basic.as_ref().unwrap().username, "u2", "registry-name config, base64 auth");
+        assert_eq!(
+            eps[2].auth.basic.as_ref().unwrap().username,
+            "u2",
+            "registry-name config, base64 auth"
+        );
         let secret = Basic {
             username: "s".into(),
             password: "p".into(),
@@ -381,6 +414,9 @@ configs:
         let bad = "mirrors:\n  x:\n    rewrite:\n      \"(\": y\n";
         assert!(Registries::parse(bad, Path::new("r.yaml")).is_err());
         assert!(Registries::parse("mirrors: [", Path::new("r.yaml")).is_err());
-        assert_eq!(Registries::parse("", Path::new("r.yaml")).unwrap(), Registries::default());
+        assert_eq!(
+            Registries::parse("", Path::new("r.yaml")).unwrap(),
+            Registries::default()
+        );
     }
 }

@@ -82,13 +82,27 @@ impl RegistryClient {
     /// # Errors
     /// [`ImageError::Unauthorized`], [`ImageError::RegistryStatus`] for other failures,
     /// [`ImageError::RegistryConnection`] when the registry cannot be reached.
-    pub async fn get(&self, endpoint: &Endpoint, path: &str, accept: Option<&str>, range_from: Option<u64>) -> Result<Response<Incoming>> {
-        let url = format!("{}{}/{}/{}", endpoint.base(), endpoint.api_path, endpoint.repository, path);
+    pub async fn get(
+        &self,
+        endpoint: &Endpoint,
+        path: &str,
+        accept: Option<&str>,
+        range_from: Option<u64>,
+    ) -> Result<Response<Incoming>> {
+        let url = format!(
+            "{}{}/{}/{}",
+            endpoint.base(),
+            endpoint.api_path,
+            endpoint.repository,
+            path
+        );
         let token_key = format!("{}/{}", endpoint.host, endpoint.repository);
         let mut challenged = false;
         loop {
             let authorization = self.authorization(endpoint, &token_key);
-            let response = self.send_following_redirects(endpoint, &url, accept, range_from, authorization).await?;
+            let response = self
+                .send_following_redirects(endpoint, &url, accept, range_from, authorization)
+                .await?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && !challenged && endpoint.auth.token.is_none() {
                 challenged = true;
@@ -100,10 +114,14 @@ impl RegistryClient {
                 match challenge {
                     Some(c) if c.scheme.eq_ignore_ascii_case("bearer") => {
                         let (token, lifetime) = self.fetch_token(endpoint, &c).await?;
-                        lock(&self.tokens).insert(token_key.clone(), (token, Instant::now() + lifetime));
+                        lock(&self.tokens)
+                            .insert(token_key.clone(), (token, Instant::now() + lifetime));
                         continue;
                     }
-                    Some(c) if c.scheme.eq_ignore_ascii_case("basic") && endpoint.auth.basic.is_some() => {
+                    Some(c)
+                        if c.scheme.eq_ignore_ascii_case("basic")
+                            && endpoint.auth.basic.is_some() =>
+                    {
                         lock(&self.basic_hosts).insert(endpoint.host.clone());
                         continue;
                     }
@@ -115,7 +133,10 @@ impl RegistryClient {
             }
             let detail = error_detail(response).await;
             if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
-                return Err(ImageError::Unauthorized { url, reason: format!("{status}{detail}") });
+                return Err(ImageError::Unauthorized {
+                    url,
+                    reason: format!("{status}{detail}"),
+                });
             }
             return Err(ImageError::RegistryStatus {
                 url,
@@ -129,14 +150,30 @@ impl RegistryClient {
     ///
     /// # Errors
     /// As [`RegistryClient::get`], or a body larger than 4 MiB.
-    pub async fn manifest(&self, endpoint: &Endpoint, reference: &str) -> Result<(Vec<u8>, Option<String>)> {
-        let response = self.get(endpoint, &format!("manifests/{reference}"), Some(MANIFEST_ACCEPT), None).await?;
+    pub async fn manifest(
+        &self,
+        endpoint: &Endpoint,
+        reference: &str,
+    ) -> Result<(Vec<u8>, Option<String>)> {
+        let response = self
+            .get(
+                endpoint,
+                &format!("manifests/{reference}"),
+                Some(MANIFEST_ACCEPT),
+                None,
+            )
+            .await?;
         let content_type = response
             .headers()
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let url = format!("{}{}/{}/manifests/{reference}", endpoint.base(), endpoint.api_path, endpoint.repository);
+        let url = format!(
+            "{}{}/{}/manifests/{reference}",
+            endpoint.base(),
+            endpoint.api_path,
+            endpoint.repository
+        );
         let body = read_limited(response.into_body(), &url).await?;
         Ok((body, content_type))
     }
@@ -156,45 +193,34 @@ impl RegistryClient {
         None
     }
 
-    async fn fetch_token(&self, endpoint: &Endpoint, challenge: &Challenge) -> Result<(String, Duration)> {
-        let realm = challenge.params.get("realm").ok_or_else(|| ImageError::Unauthorized {
-            url: endpoint.base(),
-            reason: "bearer challenge without a realm".to_string(),
-        })?;
+    async fn fetch_token(
+        &self,
+        endpoint: &Endpoint,
+        challenge: &Challenge,
+    ) -> Result<(String, Duration)> {
+        let realm = challenge
+            .params
+            .get("realm")
+            .ok_or_else(|| ImageError::Unauthorized {
+                url: endpoint.base(),
+                reason: "bearer challenge without a realm".to_string(),
+            })?;
         let scope = challenge
             .params
             .get("scope")
             .cloned()
             .unwrap_or_else(|| format!("repository:{}:pull", endpoint.repository));
-        let mut query = form_urlencoded::Serializer::new(String::new());
-        if let Some(service) = challenge.params.get("service") {
-            query.append_pair("service", service);
-        }
-        query.append_pair("scope", &scope);
         let same_host = realm_host(realm) == Some(endpoint.host.as_str());
-        let client = if same_host { self.client(&endpoint.tls, &endpoint.host)? } else { self.client(&TlsConfig::default(), "")? };
-        let request = if let Some(refresh) = &endpoint.auth.identity_token {
-            query
-                .append_pair("grant_type", "refresh_token")
-                .append_pair("refresh_token", refresh)
-                .append_pair("client_id", "kedge");
-            Request::builder()
-                .method(Method::POST)
-                .uri(realm.as_str())
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .body(Full::new(Bytes::from(query.finish())))
+        let client = if same_host {
+            self.client(&endpoint.tls, &endpoint.host)?
         } else {
-            let separator = if realm.contains('?') { '&' } else { '?' };
-            let mut builder = Request::builder().uri(format!("{realm}{separator}{}", query.finish()));
-            if let Some(basic) = &endpoint.auth.basic {
-                builder = builder.header(header::AUTHORIZATION, basic_header(basic));
-            }
-            builder.body(Full::new(Bytes::new()))
-        }
-        .map_err(|e| ImageError::RegistryConnection {
-            url: realm.clone(),
-            reason: e.to_string(),
-        })?;
+            self.client(&TlsConfig::default(), "")?
+        };
+        let request = token_request(realm, challenge.params.get("service"), &scope, endpoint)
+            .map_err(|e| ImageError::RegistryConnection {
+                url: realm.clone(),
+                reason: e.to_string(),
+            })?;
         let response = send(&client, request, realm).await?;
         let status = response.status();
         if !status.is_success() {
@@ -205,14 +231,26 @@ impl RegistryClient {
             });
         }
         let body = read_limited(response.into_body(), realm).await?;
-        let parsed: TokenResponse = serde_json::from_slice(&body).map_err(ImageError::json(format!("token from {realm}")))?;
-        let token = parsed.token.or(parsed.access_token).filter(|t| !t.is_empty()).ok_or_else(|| ImageError::Unauthorized {
-            url: realm.clone(),
-            reason: "token service answered without a token".to_string(),
-        })?;
-        let lifetime = parsed.expires_in.map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+        let parsed: TokenResponse = serde_json::from_slice(&body)
+            .map_err(ImageError::json(format!("token from {realm}")))?;
+        let token = parsed
+            .token
+            .or(parsed.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| ImageError::Unauthorized {
+                url: realm.clone(),
+                reason: "token service answered without a token".to_string(),
+            })?;
+        let lifetime = parsed
+            .expires_in
+            .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
         // Renew a little early.
-        Ok((token, lifetime.saturating_sub(Duration::from_secs(5)).max(Duration::from_secs(1))))
+        Ok((
+            token,
+            lifetime
+                .saturating_sub(Duration::from_secs(5))
+                .max(Duration::from_secs(1)),
+        ))
     }
 
     async fn send_following_redirects(
@@ -227,7 +265,11 @@ impl RegistryClient {
         let mut authorization = authorization;
         for _ in 0..=MAX_REDIRECTS {
             let host = url_host(&url).unwrap_or_default().to_string();
-            let client = if host == endpoint.host { self.client(&endpoint.tls, &endpoint.host)? } else { self.client(&TlsConfig::default(), "")? };
+            let client = if host == endpoint.host {
+                self.client(&endpoint.tls, &endpoint.host)?
+            } else {
+                self.client(&TlsConfig::default(), "")?
+            };
             let mut builder = Request::builder().uri(url.as_str());
             if let Some(accept) = accept {
                 builder = builder.header(header::ACCEPT, accept);
@@ -238,16 +280,25 @@ impl RegistryClient {
             if let Some(auth) = &authorization {
                 builder = builder.header(header::AUTHORIZATION, auth.clone());
             }
-            builder = builder.header(header::USER_AGENT, concat!("kedge/", env!("CARGO_PKG_VERSION")));
-            let request = builder.body(Full::new(Bytes::new())).map_err(|e| ImageError::RegistryConnection {
-                url: url.clone(),
-                reason: e.to_string(),
+            builder = builder.header(
+                header::USER_AGENT,
+                concat!("kedge/", env!("CARGO_PKG_VERSION")),
+            );
+            let request = builder.body(Full::new(Bytes::new())).map_err(|e| {
+                ImageError::RegistryConnection {
+                    url: url.clone(),
+                    reason: e.to_string(),
+                }
             })?;
             let response = send(&client, request, &url).await?;
             if !response.status().is_redirection() {
                 return Ok(response);
             }
-            let Some(location) = response.headers().get(header::LOCATION).and_then(|l| l.to_str().ok()) else {
+            let Some(location) = response
+                .headers()
+                .get(header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+            else {
                 return Ok(response);
             };
             let next = resolve_location(&url, location);
@@ -286,11 +337,47 @@ impl RegistryClient {
     }
 }
 
+/// The token request: a POST with the identity token (OAuth refresh), or a GET with basic
+/// credentials when configured (anonymous otherwise).
+fn token_request(
+    realm: &str,
+    service: Option<&String>,
+    scope: &str,
+    endpoint: &Endpoint,
+) -> http::Result<Request<Full<Bytes>>> {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    if let Some(service) = service {
+        query.append_pair("service", service);
+    }
+    query.append_pair("scope", scope);
+    if let Some(refresh) = &endpoint.auth.identity_token {
+        query
+            .append_pair("grant_type", "refresh_token")
+            .append_pair("refresh_token", refresh)
+            .append_pair("client_id", "kedge");
+        return Request::builder()
+            .method(Method::POST)
+            .uri(realm)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(Full::new(Bytes::from(query.finish())));
+    }
+    let separator = if realm.contains('?') { '&' } else { '?' };
+    let mut builder = Request::builder().uri(format!("{realm}{separator}{}", query.finish()));
+    if let Some(basic) = &endpoint.auth.basic {
+        builder = builder.header(header::AUTHORIZATION, basic_header(basic));
+    }
+    builder.body(Full::new(Bytes::new()))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-async fn send(client: &HttpClient, request: Request<Full<Bytes>>, url: &str) -> Result<Response<Incoming>> {
+async fn send(
+    client: &HttpClient,
+    request: Request<Full<Bytes>>,
+    url: &str,
+) -> Result<Response<Incoming>> {
     match tokio::time::timeout(REQUEST_TIMEOUT, client.request(request)).await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(e)) => Err(ImageError::RegistryConnection {
@@ -329,20 +416,30 @@ async fn read_limited(body: Incoming, url: &str) -> Result<Vec<u8>> {
 
 /// The start of an error response's body, for messages (`: {"errors":[…]}`).
 async fn error_detail(response: Response<Incoming>) -> String {
-    let body = Limited::new(response.into_body(), 64 * 1024).collect().await;
+    let body = Limited::new(response.into_body(), 64 * 1024)
+        .collect()
+        .await;
     match body {
         Ok(c) => {
             let bytes = c.to_bytes();
-            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)]).trim().to_string();
-            if text.is_empty() { String::new() } else { format!(": {text}") }
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+                .trim()
+                .to_string();
+            if text.is_empty() {
+                String::new()
+            } else {
+                format!(": {text}")
+            }
         }
         Err(_) => String::new(),
     }
 }
 
 fn basic_header(basic: &Basic) -> HeaderValue {
-    let encoded = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", basic.username, basic.password));
-    HeaderValue::from_str(&format!("Basic {encoded}")).unwrap_or_else(|_| HeaderValue::from_static(""))
+    let encoded = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", basic.username, basic.password));
+    HeaderValue::from_str(&format!("Basic {encoded}"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
 /// `host[:port]` of an absolute URL.
@@ -382,7 +479,12 @@ pub fn parse_challenge(header: &str) -> Option<Challenge> {
         while chars.peek().is_some_and(|c| *c == ',' || c.is_whitespace()) {
             chars.next();
         }
-        let key: String = chars.by_ref().take_while(|c| *c != '=').collect::<String>().trim().to_ascii_lowercase();
+        let key: String = chars
+            .by_ref()
+            .take_while(|c| *c != '=')
+            .collect::<String>()
+            .trim()
+            .to_ascii_lowercase();
         if key.is_empty() {
             break;
         }
@@ -433,7 +535,9 @@ fn native_roots() -> &'static rustls::RootCertStore {
         }
         let (added, _) = roots.add_parsable_certificates(loaded.certs);
         if added == 0 {
-            tracing::warn!("no system CA certificates found: HTTPS registries need ca_file in registries.yaml");
+            tracing::warn!(
+                "no system CA certificates found: HTTPS registries need ca_file in registries.yaml"
+            );
         }
         roots
     })
@@ -459,10 +563,15 @@ fn tls_config(tls: &TlsConfig, host: &str) -> Result<rustls::ClientConfig> {
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| tls_err(format!("ca_file {}: {e}", ca_file.display())))?;
             if certs.is_empty() {
-                return Err(tls_err(format!("ca_file {} holds no certificate", ca_file.display())));
+                return Err(tls_err(format!(
+                    "ca_file {} holds no certificate",
+                    ca_file.display()
+                )));
             }
             for cert in certs {
-                roots.add(cert).map_err(|e| tls_err(format!("ca_file {}: {e}", ca_file.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| tls_err(format!("ca_file {}: {e}", ca_file.display())))?;
             }
         }
         builder.with_root_certificates(roots)
@@ -472,8 +581,11 @@ fn tls_config(tls: &TlsConfig, host: &str) -> Result<rustls::ClientConfig> {
             let certs = CertificateDer::pem_file_iter(cert_file)
                 .and_then(|i| i.collect::<std::result::Result<Vec<_>, _>>())
                 .map_err(|e| tls_err(format!("cert_file {}: {e}", cert_file.display())))?;
-            let key = PrivateKeyDer::from_pem_file(key_file).map_err(|e| tls_err(format!("key_file {}: {e}", key_file.display())))?;
-            builder.with_client_auth_cert(certs, key).map_err(|e| tls_err(e.to_string()))
+            let key = PrivateKeyDer::from_pem_file(key_file)
+                .map_err(|e| tls_err(format!("key_file {}: {e}", key_file.display())))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| tls_err(e.to_string()))
         }
         (None, None) => Ok(builder.with_no_client_auth()),
         _ => Err(tls_err("cert_file and key_file go together".to_string())),
@@ -502,7 +614,12 @@ impl ServerCertVerifier for AcceptAnyServerCert {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -511,7 +628,12 @@ impl ServerCertVerifier for AcceptAnyServerCert {
         cert: &CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> std::result::Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -552,8 +674,14 @@ mod tests {
 
     #[test]
     fn redirects_resolve() {
-        assert_eq!(resolve_location("https://a:5000/v2/x/blobs/y", "/b/c"), "https://a:5000/b/c");
-        assert_eq!(resolve_location("https://a/v2/x", "https://cdn/z"), "https://cdn/z");
+        assert_eq!(
+            resolve_location("https://a:5000/v2/x/blobs/y", "/b/c"),
+            "https://a:5000/b/c"
+        );
+        assert_eq!(
+            resolve_location("https://a/v2/x", "https://cdn/z"),
+            "https://cdn/z"
+        );
         assert_eq!(url_host("http://127.0.0.1:80/v2/"), Some("127.0.0.1:80"));
     }
 }

@@ -49,7 +49,9 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for ImageStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ImageStore").field("root", &self.inner.root).finish()
+        f.debug_struct("ImageStore")
+            .field("root", &self.inner.root)
+            .finish()
     }
 }
 
@@ -92,12 +94,22 @@ impl ImageStore {
 
     /// Replaces the registry configuration (mirrors, credentials, TLS) used by pulls.
     pub fn set_registries(&self, registries: Registries) {
-        *self.inner.registries.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(registries);
+        *self
+            .inner
+            .registries
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) = Arc::new(registries);
         self.inner.registry.clear();
     }
 
     pub(crate) fn registries(&self) -> Arc<Registries> {
-        Arc::clone(&self.inner.registries.read().unwrap_or_else(|e| e.into_inner()))
+        Arc::clone(
+            &self
+                .inner
+                .registries
+                .read()
+                .unwrap_or_else(|e| e.into_inner()),
+        )
     }
 
     pub(crate) fn records(&self) -> MutexGuard<'_, Records> {
@@ -134,7 +146,10 @@ impl ImageStore {
                 if fs.is_dir() {
                     Ok(fs)
                 } else {
-                    Err(ImageError::NotFound(format!("{} (layer {})", image.id, layer.diff_id)))
+                    Err(ImageError::NotFound(format!(
+                        "{} (layer {})",
+                        image.id, layer.diff_id
+                    )))
                 }
             })
             .collect()
@@ -159,7 +174,9 @@ impl ImageStore {
     /// # Errors
     /// [`ImageError::NotFound`], or a failed write of `images.json`.
     pub fn remove(&self, name: &str) -> Result<Image> {
-        let image = self.get(name).ok_or_else(|| ImageError::NotFound(name.to_string()))?;
+        let image = self
+            .get(name)
+            .ok_or_else(|| ImageError::NotFound(name.to_string()))?;
         {
             let mut records = self.records();
             records.remove(&image.id);
@@ -217,12 +234,18 @@ impl ImageStore {
         let mut records = self.records();
         for digest in image.blobs() {
             if !self.inner.content.has(digest) {
-                return Err(ImageError::NotFound(format!("blob {digest} of {}", image.id)));
+                return Err(ImageError::NotFound(format!(
+                    "blob {digest} of {}",
+                    image.id
+                )));
             }
         }
         for layer in &image.layers {
             if !self.inner.snapshots.has(&layer.diff_id) {
-                return Err(ImageError::NotFound(format!("snapshot {} of {}", layer.diff_id, image.id)));
+                return Err(ImageError::NotFound(format!(
+                    "snapshot {} of {}",
+                    layer.diff_id, image.id
+                )));
             }
         }
         let merged = records.upsert(image);
@@ -233,8 +256,8 @@ impl ImageStore {
 
 /// A manifest or an index, told apart by content (Docker and OCI media types alike).
 pub(crate) enum Manifest {
-    Index(ImageIndex),
-    Image(ImageManifest),
+    Index(Box<ImageIndex>),
+    Image(Box<ImageManifest>),
 }
 
 /// Parses a manifest or index document.
@@ -244,15 +267,26 @@ pub(crate) enum Manifest {
 pub(crate) fn parse_manifest(bytes: &[u8], what: &str) -> Result<Manifest> {
     let value: serde_json::Value = serde_json::from_slice(bytes).map_err(ImageError::json(what))?;
     if value.get("manifests").is_some() {
-        return serde_json::from_value(value).map(Manifest::Index).map_err(ImageError::json(what));
+        return serde_json::from_value(value)
+            .map(|i| Manifest::Index(Box::new(i)))
+            .map_err(ImageError::json(what));
     }
     if value.get("layers").is_some() && value.get("config").is_some() {
-        return serde_json::from_value(value).map(Manifest::Image).map_err(ImageError::json(what));
+        return serde_json::from_value(value)
+            .map(|m| Manifest::Image(Box::new(m)))
+            .map_err(ImageError::json(what));
     }
-    let media_type = value
-        .get("mediaType")
-        .and_then(|m| m.as_str())
-        .map_or_else(|| format!("schemaVersion {}", value.get("schemaVersion").unwrap_or(&serde_json::Value::Null)), str::to_string);
+    let media_type = value.get("mediaType").and_then(|m| m.as_str()).map_or_else(
+        || {
+            format!(
+                "schemaVersion {}",
+                value
+                    .get("schemaVersion")
+                    .unwrap_or(&serde_json::Value::Null)
+            )
+        },
+        str::to_string,
+    );
     Err(ImageError::UnsupportedMediaType {
         what: what.to_string(),
         media_type,
@@ -260,13 +294,20 @@ pub(crate) fn parse_manifest(bytes: &[u8], what: &str) -> Result<Manifest> {
 }
 
 /// The best manifest of `index` for `platform`.
-pub(crate) fn select_platform<'a>(index: &'a ImageIndex, platform: &Platform) -> Option<&'a Descriptor> {
+pub(crate) fn select_platform<'a>(
+    index: &'a ImageIndex,
+    platform: &Platform,
+) -> Option<&'a Descriptor> {
     index
         .manifests()
         .iter()
         .filter_map(|d| {
             let p = d.platform().as_ref()?;
-            let score = platform.score(&p.os().to_string(), &p.architecture().to_string(), p.variant().as_deref())?;
+            let score = platform.score(
+                &p.os().to_string(),
+                &p.architecture().to_string(),
+                p.variant().as_deref(),
+            )?;
             Some((score, d))
         })
         .max_by_key(|(score, _)| *score)
@@ -278,7 +319,7 @@ pub(crate) fn select_platform<'a>(index: &'a ImageIndex, platform: &Platform) ->
 /// # Errors
 /// A non-sha256 digest.
 pub(crate) fn descriptor_digest(d: &Descriptor) -> Result<Digest> {
-    Digest::parse(&d.digest().to_string())
+    Digest::parse(d.digest().as_ref())
 }
 
 /// Builds an image record from its configuration blob and layer blobs (bottom first).
@@ -293,8 +334,8 @@ pub(crate) fn build_image(
     manifests: Vec<Digest>,
 ) -> Result<Image> {
     let id = ImageId(Digest::of(config_bytes));
-    let config: ImageConfiguration =
-        serde_json::from_slice(config_bytes).map_err(ImageError::json(format!("image config {id}")))?;
+    let config: ImageConfiguration = serde_json::from_slice(config_bytes)
+        .map_err(ImageError::json(format!("image config {id}")))?;
     let diff_ids = config
         .rootfs()
         .diff_ids()

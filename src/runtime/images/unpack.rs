@@ -78,15 +78,21 @@ impl Snapshots {
         };
         entries
             .flatten()
-            .filter_map(|e| Digest::parse(&format!("sha256:{}", e.file_name().to_string_lossy())).ok())
+            .filter_map(|e| {
+                Digest::parse(&format!("sha256:{}", e.file_name().to_string_lossy())).ok()
+            })
             .collect()
     }
 
     /// Moves the snapshot out of the way (an atomic rename) and returns where it went, to be
     /// deleted with [`delete_trash`] outside of any lock.
     pub fn trash(&self, diff_id: &Digest) -> Option<PathBuf> {
-        let trash = self.root.join(format!("trash-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::rename(self.dir(diff_id), &trash).ok().map(|()| trash)
+        let trash = self
+            .root
+            .join(format!("trash-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::rename(self.dir(diff_id), &trash)
+            .ok()
+            .map(|()| trash)
     }
 
     /// Unpacks the layer tarball `blob` (gzip, zstd or plain) as the snapshot of `diff_id`,
@@ -98,7 +104,9 @@ impl Snapshots {
         if self.has(diff_id) {
             return Ok(());
         }
-        let tmp = self.root.join(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+        let tmp = self
+            .root
+            .join(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
         let fs = tmp.join("fs");
         let unpack_err = |source| ImageError::Unpack {
             layer: diff_id.clone(),
@@ -106,7 +114,8 @@ impl Snapshots {
         };
         let result = (|| {
             std::fs::create_dir_all(&fs).map_err(ImageError::io("create", &fs))?;
-            let stream = decompress(BufReader::with_capacity(256 * 1024, blob)).map_err(unpack_err)?;
+            let stream =
+                decompress(BufReader::with_capacity(256 * 1024, blob)).map_err(unpack_err)?;
             let mut hashing = HashingReader::new(stream);
             unpack_tar(&mut hashing, &fs, self.privileged).map_err(unpack_err)?;
             let (actual, _) = hashing.finish().map_err(unpack_err)?;
@@ -187,11 +196,13 @@ impl<R: BufRead> Read for ZstdReader<R> {
                 }
                 match self.decoder.init(&mut self.source) {
                     Ok(()) => self.in_frame = true,
-                    Err(FrameDecoderError::ReadFrameHeaderError(ReadFrameHeaderError::SkipFrame {
-                        length,
-                        ..
-                    })) => {
-                        io::copy(&mut (&mut self.source).take(u64::from(length)), &mut io::sink())?;
+                    Err(FrameDecoderError::ReadFrameHeaderError(
+                        ReadFrameHeaderError::SkipFrame { length, .. },
+                    )) => {
+                        io::copy(
+                            &mut (&mut self.source).take(u64::from(length)),
+                            &mut io::sink(),
+                        )?;
                         continue;
                     }
                     Err(e) => return Err(io::Error::new(io::ErrorKind::InvalidData, e)),
@@ -200,7 +211,10 @@ impl<R: BufRead> Read for ZstdReader<R> {
             while self.decoder.can_collect() < buf.len() && !self.decoder.is_finished() {
                 let wanted = buf.len() - self.decoder.can_collect();
                 self.decoder
-                    .decode_blocks(&mut self.source, ruzstd::decoding::BlockDecodingStrategy::UptoBytes(wanted))
+                    .decode_blocks(
+                        &mut self.source,
+                        ruzstd::decoding::BlockDecodingStrategy::UptoBytes(wanted),
+                    )
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
             }
             let n = self.decoder.read(buf)?;
@@ -228,13 +242,16 @@ fn unpack_tar(reader: &mut dyn Read, dst: &Path, privileged: bool) -> io::Result
         let Some(relative) = sanitize(&entry.path()?) else {
             continue;
         };
-        let Some(name) = relative.file_name().map(|n| n.to_string_lossy().to_string()) else {
+        let Some(name) = relative
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+        else {
             continue;
         };
         let header = entry.header();
         let kind = header.entry_type();
-        let (uid, gid) = (header.uid()?, header.gid()?);
-        let mode = header.mode()?;
+        let (uid, gid) = (header.uid().unwrap_or(0), header.gid().unwrap_or(0));
+        let mode = header.mode().unwrap_or(0o644);
         let mtime = header.mtime().unwrap_or(0);
 
         if name == OPAQUE_WHITEOUT || name.starts_with(WHITEOUT_PREFIX) {
@@ -271,10 +288,16 @@ fn unpack_tar(reader: &mut dyn Read, dst: &Path, privileged: bool) -> io::Result
                 let target = parent.join(&name);
                 remove_existing(&target)?;
                 let dev = rustix::fs::makedev(
-                    header.device_major()?.unwrap_or(0),
-                    header.device_minor()?.unwrap_or(0),
+                    header.device_major().ok().flatten().unwrap_or(0),
+                    header.device_minor().ok().flatten().unwrap_or(0),
                 );
-                rustix::fs::mknodat(CWD, &target, file_type, Mode::from_bits_truncate(mode & 0o7777), dev)?;
+                rustix::fs::mknodat(
+                    CWD,
+                    &target,
+                    file_type,
+                    Mode::from_bits_truncate(mode & 0o7777),
+                    dev,
+                )?;
                 if privileged {
                     chown(&target, uid, gid)?;
                     rustix::fs::chmod(&target, Mode::from_bits_truncate(mode & 0o7777))?;
@@ -294,7 +317,10 @@ fn unpack_tar(reader: &mut dyn Read, dst: &Path, privileged: bool) -> io::Result
         }
     }
     if skipped_devices > 0 {
-        tracing::debug!(count = skipped_devices, "device files skipped: not running as root");
+        tracing::debug!(
+            count = skipped_devices,
+            "device files skipped: not running as root"
+        );
     }
     // Entries written into directories changed their mtimes: set them last, deepest first.
     for (dir, mtime) in dir_times.iter().rev() {
@@ -349,7 +375,10 @@ fn remove_existing(path: &Path) -> io::Result<()> {
 }
 
 fn chown(path: &Path, uid: u64, gid: u64) -> io::Result<()> {
-    let id = |v: u64| u32::try_from(v).map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "uid/gid out of range"));
+    let id = |v: u64| {
+        u32::try_from(v)
+            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "uid/gid out of range"))
+    };
     rustix::fs::chownat(
         CWD,
         path,
@@ -398,12 +427,20 @@ mod tests {
         for (path, kind, data) in entries {
             let mut header = tar::Header::new_gnu();
             header.set_entry_type(*kind);
-            header.set_mode(if *kind == tar::EntryType::Directory { 0o755 } else { 0o644 });
+            header.set_mode(if *kind == tar::EntryType::Directory {
+                0o755
+            } else {
+                0o644
+            });
             header.set_size(data.len() as u64);
             header.set_mtime(1_000_000);
+            header.set_uid(0);
+            header.set_gid(0);
             if *kind == tar::EntryType::Link || *kind == tar::EntryType::Symlink {
                 header.set_size(0);
-                header.set_link_name(std::str::from_utf8(data).unwrap()).unwrap();
+                header
+                    .set_link_name(std::str::from_utf8(data).unwrap())
+                    .unwrap();
                 builder.append_data(&mut header, path, &[][..]).unwrap();
             } else {
                 builder.append_data(&mut header, path, *data).unwrap();
@@ -432,8 +469,14 @@ mod tests {
         let a = std::fs::metadata(fs.join("etc/motd")).unwrap();
         let b = std::fs::metadata(fs.join("etc/motd2")).unwrap();
         assert_eq!(a.ino(), b.ino(), "hard link kept");
-        assert_eq!(std::fs::read_link(fs.join("etc/link")).unwrap(), Path::new("motd"));
-        assert_eq!(std::fs::metadata(fs.join("etc")).unwrap().mtime(), 1_000_000);
+        assert_eq!(
+            std::fs::read_link(fs.join("etc/link")).unwrap(),
+            Path::new("motd")
+        );
+        assert_eq!(
+            std::fs::metadata(fs.join("etc")).unwrap().mtime(),
+            1_000_000
+        );
         if snapshots.privileged() {
             let gone = std::fs::symlink_metadata(fs.join("etc/gone")).unwrap();
             assert!(gone.file_type().is_char_device());
@@ -507,6 +550,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let snapshots = Snapshots::open(dir.path()).unwrap();
         snapshots.unpack(&zst[..], &diff_id).unwrap();
-        assert_eq!(std::fs::read(snapshots.fs(&diff_id).join("a")).unwrap(), b"x");
+        assert_eq!(
+            std::fs::read(snapshots.fs(&diff_id).join("a")).unwrap(),
+            b"x"
+        );
     }
 }

@@ -88,7 +88,8 @@ impl ImageStore {
                     Ok(produced) => {
                         failed.remove(&name);
                         state.done.insert(name, (stamp, produced));
-                        let bytes = serde_json::to_vec_pretty(&state).map_err(ImageError::json("import state"))?;
+                        let bytes = serde_json::to_vec_pretty(&state)
+                            .map_err(ImageError::json("import state"))?;
                         write_atomic(&state_path, &bytes)?;
                     }
                     Err(e) => {
@@ -110,9 +111,15 @@ impl ImageStore {
 
     async fn process(&self, path: &Path, name: &str) -> Result<Vec<String>> {
         if name.ends_with(".txt") {
-            let text = tokio::fs::read_to_string(path).await.map_err(ImageError::io("read", path))?;
+            let text = tokio::fs::read_to_string(path)
+                .await
+                .map_err(ImageError::io("read", path))?;
             let mut pulled = Vec::new();
-            for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            for line in text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            {
                 let image = self.pull(line, None).await?;
                 pulled.push(image.id.to_string());
             }
@@ -124,7 +131,12 @@ impl ImageStore {
         let refs = tokio::task::spawn_blocking(move || store.import_archive(&path))
             .await
             .map_err(|e| ImageError::Task(e.to_string()))??;
-        tracing::info!(file = name, images = refs.len(), elapsed_ms = started.elapsed().as_millis() as u64, "imported archive");
+        tracing::info!(
+            file = name,
+            images = refs.len(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "imported archive"
+        );
         Ok(refs.into_iter().map(|r| r.id.to_string()).collect())
     }
 
@@ -149,8 +161,19 @@ fn scan(dir: &Path) -> Vec<(String, Stamp)> {
             if !meta.is_file() {
                 return None;
             }
-            let mtime_ns = meta.modified().ok()?.duration_since(UNIX_EPOCH).ok()?.as_nanos();
-            Some((name, Stamp { size: meta.len(), mtime_ns }))
+            let mtime_ns = meta
+                .modified()
+                .ok()?
+                .duration_since(UNIX_EPOCH)
+                .ok()?
+                .as_nanos();
+            Some((
+                name,
+                Stamp {
+                    size: meta.len(),
+                    mtime_ns,
+                },
+            ))
         })
         .collect();
     files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -163,7 +186,14 @@ mod tests {
 
     #[test]
     fn import_file_names() {
-        for ok in ["a.tar", "a.tar.gz", "a.tgz", "a.tar.zst", "b.tzst", "list.txt"] {
+        for ok in [
+            "a.tar",
+            "a.tar.gz",
+            "a.tgz",
+            "a.tar.zst",
+            "b.tzst",
+            "list.txt",
+        ] {
             assert!(is_import_file(ok), "{ok}");
         }
         for no in ["a.zip", ".hidden.tar", "a.tar.part", "README"] {
