@@ -5,6 +5,7 @@
 //! - [`paths`]: every on-disk location, derived from `--data-dir`;
 //! - [`store`]: the revisioned key-value datastore (SQLite, or in memory for tests);
 //! - [`api`]: the Kubernetes API server; [`controllers`]: the controllers inside `kedge server`;
+//! - [`scheduler`]: the scheduler inside `kedge server`;
 //! - [`server`]: `kedge server`, the control plane's start-up;
 //! - [`agent`]: `kedge agent`, a node; [`runtime`]: the embedded container runtime (images).
 
@@ -18,6 +19,7 @@ pub mod kubeconfig;
 pub mod paths;
 pub mod pki;
 pub mod runtime;
+pub mod scheduler;
 pub mod server;
 pub mod store;
 

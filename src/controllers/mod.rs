@@ -99,6 +99,9 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
         else {
             return;
         };
+        if leading.is_cancelled() {
+            return;
+        }
         let base = Context {
             events: events::Recorder::new(&api, "kube-controller-manager"),
             api: api.clone(),
@@ -111,10 +114,25 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
         for (component, run) in CONTROLLERS {
             let ctx = base.for_component(component);
             tasks.push(tokio::spawn(ctx.events.clone().run(leading.child_token())));
-            tasks.push(tokio::spawn(run(ctx, leading.child_token())));
+            let work = run(ctx, leading.child_token());
+            tasks.push(tokio::spawn(stop_with_grace(work, leading.clone())));
         }
         for task in tasks {
             let _ = task.await;
         }
     })
+}
+
+/// How long a controller may take to finish its reconciles once told to stop.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs `work` until it ends, or until [`STOP_GRACE`] after `stop`. kube-runtime's graceful
+/// shutdown waits for requeued objects too, which can be forever for a periodic requeue.
+async fn stop_with_grace(work: impl Future<Output = ()>, stop: CancellationToken) {
+    tokio::pin!(work);
+    tokio::select! {
+        () = &mut work => return,
+        () = stop.cancelled() => {}
+    }
+    let _ = tokio::time::timeout(STOP_GRACE, work).await;
 }
