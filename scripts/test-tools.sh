@@ -5,7 +5,9 @@
 # - the official Python client (PyPI `kubernetes`) and pytest;
 # - Debian's shellcheck, systemd (systemd-analyze verify), nftables, iproute2 and curl, for
 #   the install.sh tests (tests/install.rs);
-# - Debian's busybox-static (the runtime tests' root filesystem) and runc (the runtime benchmark).
+# - Debian's busybox-static (the runtime tests' root filesystem) and runc (the runtime benchmark);
+# - Debian's docker-registry (the image pull tests run it on loopback) and zstd (compressed
+#   test archives); scripts/build-test-image.sh builds the test image from busybox-static.
 # Prints the tools directory; the tests find it through KEDGE_TEST_TOOLS.
 set -euo pipefail
 tools="${KEDGE_TEST_TOOLS:-$HOME/.cache/kedge-test-tools}"
@@ -27,7 +29,7 @@ fi
 
 # Debian packages, by the command each provides.
 missing=""
-for pair in shellcheck:shellcheck systemd-analyze:systemd nft:nftables ip:iproute2 curl:curl unshare:util-linux runc:runc; do
+for pair in shellcheck:shellcheck systemd-analyze:systemd nft:nftables ip:iproute2 curl:curl unshare:util-linux runc:runc docker-registry:docker-registry zstd:zstd; do
   command -v "${pair%%:*}" >/dev/null || missing="$missing ${pair#*:}"
 done
 # The runtime tests need busybox linked statically (Debian's busybox may not be).

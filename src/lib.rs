@@ -7,7 +7,7 @@
 //! - [`api`]: the Kubernetes API server; [`controllers`]: the controllers inside `kedge server`;
 //! - [`scheduler`]: the scheduler inside `kedge server`;
 //! - [`server`]: `kedge server`, the control plane's start-up;
-//! - [`agent`]: `kedge agent`, a node; [`runtime`]: its container runtime (`kedge shim`);
+//! - [`agent`]: `kedge agent`, a node; [`runtime`]: the embedded container runtime (images, `kedge shim`);
 //! - [`check_config`]: `kedge check-config`, whether the host has what kedge needs;
 //! - [`sd_notify`]: telling systemd that kedge is ready.
 

@@ -1,6 +1,8 @@
 //! The embedded container runtime: pod sandboxes and their containers, run by one
 //! `kedge shim` process per pod through youki's libcontainer (see [`shim`] for the design).
 //!
+//! - [`images`]: the image store: content-addressed blobs, unpacked layers shared between
+//!   images, air-gap archive import and pulls from registries;
 //! - [`config`]: what the agent asks for (`SandboxConfig`, `ContainerConfig`);
 //! - [`sandbox`]: the agent's side: start a shim, talk to it, recover shims after a restart;
 //! - [`shim`]: `kedge shim`, the per-pod supervisor (the only caller of libcontainer);
@@ -13,9 +15,8 @@
 
 pub mod cgroups;
 pub mod config;
-// The image store (content-addressed blobs, unpacked layers) lives in `images`, written on
-// its own branch; its unpacked layer directories are the `lower_dirs` of a ContainerConfig.
-// pub mod images;
+// The image store's unpacked layer directories are the `lower_dirs` of a ContainerConfig.
+pub mod images;
 pub mod kernel;
 pub mod layout;
 pub mod logs;
