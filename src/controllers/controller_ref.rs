@@ -204,6 +204,25 @@ pub fn status_patch(old: &impl serde::Serialize, new: &impl serde::Serialize) ->
     json!({ "status": new })
 }
 
+/// Writes `new` as the status of the object `name` when it differs from `old`, through the
+/// status subresource (a merge patch that also clears fields `new` no longer has). An object
+/// deleted meanwhile is not an error: there is nothing left to report on.
+pub async fn write_status<K, S>(api: &Api<K>, name: &str, old: &S, new: &S) -> kube::Result<()>
+where
+    K: Clone + DeserializeOwned + Debug,
+    S: serde::Serialize + PartialEq,
+{
+    if old == new {
+        return Ok(());
+    }
+    let patch = Patch::Merge(status_patch(old, new));
+    match api.patch_status(name, &PatchParams::default(), &patch).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// What a claim does with one candidate.
 #[derive(Debug, PartialEq, Eq)]
 enum Claim {

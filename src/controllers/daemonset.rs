@@ -17,7 +17,7 @@ use futures::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet, DaemonSetSpec, DaemonSetStatus};
 use k8s_openapi::api::core::v1::{Node, Pod, PodTemplateSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -602,22 +602,8 @@ async fn run_sync(
     let by_node = group_by_node(&pods);
     let status = sync.status(&nodes, &by_node, &hash, collisions, true);
     let old_status = sync.ds.status.clone().unwrap_or_default();
-    if status != old_status {
-        let api: Api<DaemonSet> = Api::namespaced(sync.ctx.client.clone(), &sync.owner.namespace);
-        let patch = controller_ref::status_patch(&old_status, &status);
-        match api
-            .patch_status(
-                &sync.owner.name,
-                &PatchParams::default(),
-                &Patch::Merge(&patch),
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let api: Api<DaemonSet> = Api::namespaced(sync.ctx.client.clone(), &sync.owner.namespace);
+    controller_ref::write_status(&api, &sync.owner.name, &old_status, &status).await?;
     outcome?;
     let min_ready = sync.min_ready();
     if min_ready > 0 && status.number_ready != status.number_available.unwrap_or(0) {

@@ -10,7 +10,7 @@ use k8s_openapi::api::core::v1::{
     Pod, ReplicationController, ReplicationControllerCondition, ReplicationControllerStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -92,21 +92,8 @@ async fn reconcile(
         observed_generation: rc.metadata.generation,
         conditions: (!conditions.is_empty()).then_some(conditions),
     };
-    if status != old {
-        let api: Api<ReplicationController> = Api::namespaced(ctx.client.clone(), &namespace);
-        match api
-            .patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Merge(&controller_ref::status_patch(&old, &status)),
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let api: Api<ReplicationController> = Api::namespaced(ctx.client.clone(), &namespace);
+    controller_ref::write_status(&api, &name, &old, &status).await?;
     if synced.failure.is_some() {
         return Ok(Action::requeue(Duration::from_secs(5)));
     }

@@ -788,21 +788,8 @@ async fn run_sync(
         status.current_replicas = status.updated_replicas;
         status.current_revision = status.update_revision.clone();
     }
-    if status != old {
-        let api: Api<StatefulSet> = Api::namespaced(sync.ctx.client.clone(), &owner.namespace);
-        match api
-            .patch_status(
-                &owner.name,
-                &PatchParams::default(),
-                &Patch::Merge(&controller_ref::status_patch(&old, &status)),
-            )
-            .await
-        {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 => {}
-            Err(e) => return Err(e.into()),
-        }
-    }
+    let api: Api<StatefulSet> = Api::namespaced(sync.ctx.client.clone(), &owner.namespace);
+    controller_ref::write_status(&api, &owner.name, &old, &status).await?;
     // Keep `revisionHistoryLimit` revisions besides those in use.
     let mut live_revisions: HashSet<String> = fresh
         .iter()
