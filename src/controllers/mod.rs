@@ -5,15 +5,24 @@
 //! - [`root_ca`]: the `kube-root-ca.crt` ConfigMap in every namespace;
 //! - [`namespace`]: deleting a namespace's content, then the namespace;
 //! - [`garbage_collector`]: owner references (background, foreground and orphan deletion);
+//! - [`disruption`]: PodDisruptionBudget status;
+//! - [`resourcequota`]: ResourceQuota usage;
+//! - [`podautoscaler`]: HorizontalPodAutoscaler status and replica bounds;
+//! - [`certificate_approver`], [`certificate_signer`]: CSR approval and signing;
 //! - [`events`]: the event recorder they share; [`leader`]: leader election.
 //!
 //! A controller is `pub async fn run(ctx: Context, shutdown: CancellationToken)`, listed in
 //! [`CONTROLLERS`]; they start once this server holds the `kube-controller-manager` lease.
 
+pub mod certificate_approver;
+pub mod certificate_signer;
+pub mod disruption;
 pub mod events;
 pub mod garbage_collector;
 pub mod leader;
 pub mod namespace;
+pub mod podautoscaler;
+pub mod resourcequota;
 pub mod root_ca;
 pub mod serviceaccount;
 
@@ -78,6 +87,18 @@ pub const CONTROLLERS: &[(&str, Run)] = &[
     ("garbage-collector-controller", |c, s| {
         Box::pin(garbage_collector::run(c, s))
     }),
+    // Upstream's disruption controller records its events as `controllermanager`.
+    ("controllermanager", |c, s| Box::pin(disruption::run(c, s))),
+    ("resourcequota-controller", |c, s| {
+        Box::pin(resourcequota::run(c, s))
+    }),
+    ("horizontal-pod-autoscaler", |c, s| {
+        Box::pin(podautoscaler::run(c, s))
+    }),
+    ("csrapproving", |c, s| {
+        Box::pin(certificate_approver::run(c, s))
+    }),
+    ("csrsigning", |c, s| Box::pin(certificate_signer::run(c, s))),
 ];
 
 /// Starts the controllers once this server leads; they stop at `shutdown` (or when

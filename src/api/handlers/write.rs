@@ -281,6 +281,9 @@ fn admit_create(
     let info = &ctx.info;
     strategy::prepare_for_create(info, object);
     admission::default(info, object);
+    // Mutating admission: the requester of a CSR, LimitRange defaults (and limits).
+    admission::certificates::set_requester(info, ctx.user, object);
+    admission::limitrange::admit(ctx, object, None)?;
     admission::prepare_for_create(info, object);
     if let Err(errors) = ctx
         .state
@@ -365,6 +368,8 @@ pub(crate) async fn create_object(
                 .insert("name".into(), json!(object::generate_name(prefix)));
         }
         admit_create(ctx, &mut candidate, &manager, applied)?;
+        // ResourceQuota admission: checked and charged last, just before the write.
+        admission::quota::admit(ctx, &candidate, None, dry).await?;
         let name = object::name(&candidate).to_string();
         let key = ctx.info.key(ctx.namespace(), &name);
         if dry {
@@ -431,6 +436,7 @@ pub(crate) async fn update_object(
     object::set_resource_version(&mut new, kv.mod_revision);
     strategy::prepare_for_update(info, sub, old, &mut new);
     admission::default(info, &mut new);
+    admission::limitrange::admit(ctx, &mut new, Some(old))?;
     if sub.is_none()
         && let Err(errors) =
             ctx.state
@@ -462,6 +468,7 @@ pub(crate) async fn update_object(
     if new == *old {
         return Ok(Ok(Written::Unchanged(new)));
     }
+    admission::quota::admit(ctx, &new, Some(old), dry_run(ctx)?).await?;
     if dry_run(ctx)? {
         return Ok(Ok(Written::Updated(new)));
     }
