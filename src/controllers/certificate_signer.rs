@@ -66,13 +66,11 @@ fn validate_client(usages: &BTreeSet<String>) -> Result<(), String> {
     Ok(())
 }
 
+/// A signer's rules on a request and its usages; the error says which rule it breaks.
+type SignerRules = fn(&RequestFacts, &BTreeSet<String>) -> Result<(), String>;
+
 /// The CA of a built-in signer and its rules; `None` for signers not signed here.
-fn signer_for(
-    name: &str,
-) -> Option<(
-    IssuingCa,
-    fn(&RequestFacts, &BTreeSet<String>) -> Result<(), String>,
-)> {
+fn signer_for(name: &str) -> Option<(IssuingCa, SignerRules)> {
     match name {
         CLIENT_SIGNER => Some((IssuingCa::Client, |_, usages| validate_client(usages))),
         KUBELET_CLIENT_SIGNER => Some((IssuingCa::Client, validate_kubelet_client)),
