@@ -45,6 +45,29 @@ fn limit_type(item: &Value) -> &str {
     item.get("type").and_then(Value::as_str).unwrap_or_default()
 }
 
+/// Waits until the watch cache holds every committed LimitRange, before a pod or claim is
+/// admitted (one created a moment ago must apply).
+///
+/// # Errors
+/// 504 when the cache lags by more than a few seconds.
+pub async fn wait_for_cache(ctx: &Ctx<'_>) -> Result<(), ApiError> {
+    let pod_or_claim = ctx.info.group.is_empty()
+        && matches!(ctx.info.kind.as_str(), "Pod" | "PersistentVolumeClaim");
+    if !pod_or_claim || ctx.path.subresource.is_some() {
+        return Ok(());
+    }
+    ctx.state
+        .cache
+        .wait_fresh(ctx.state.store.as_ref())
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            ApiError::timeout(format!(
+                "the LimitRanges of the namespace cannot be read: {e}"
+            ))
+        })
+}
+
 /// Applies defaults to a pod being created and checks pods and claims; `old` is the stored
 /// object of an update.
 ///

@@ -214,6 +214,16 @@ pub async fn admit(
     if !evaluator.handles(old.is_some()) {
         return Ok(());
     }
+    // A quota created a moment ago applies.
+    ctx.state
+        .cache
+        .wait_fresh(ctx.state.store.as_ref())
+        .await
+        .map_err(|e| {
+            ApiError::timeout(format!(
+                "the ResourceQuotas of the namespace cannot be read: {e}"
+            ))
+        })?;
     let mut quotas = quotas_of(ctx, namespace);
     if quotas.is_empty() {
         return Ok(());

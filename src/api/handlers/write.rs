@@ -355,6 +355,8 @@ pub(crate) async fn create_object(
     }
     check_namespace(ctx, true).await?;
     let dry = dry_run(ctx)?;
+    // LimitRange admission reads the cache: one created a moment ago must apply.
+    admission::limitrange::wait_for_cache(ctx).await?;
     // Service allocations stay reserved until the Service is written.
     let _allocating = if ctx.info.group.is_empty() && ctx.info.kind == "Service" {
         Some(ctx.state.services.lock.lock().await)
