@@ -12,12 +12,13 @@
 //! bursts (a namespace being emptied) are folded into one recount.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::Method;
 use serde_json::{Value, json};
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -79,31 +80,24 @@ fn quota_changed(event: &CacheEvent) -> bool {
     }
 }
 
-/// Follows one cache bucket, reporting namespaces to recount.
+/// Follows one cache bucket (`initial` events, then `live` ones), reporting namespaces to
+/// recount.
 async fn follow(
-    ctx: Context,
+    initial: Vec<Arc<CacheEvent>>,
+    mut live: broadcast::Receiver<Arc<CacheEvent>>,
     prefix: String,
     evaluator: Option<Evaluator>,
     dirty: mpsc::UnboundedSender<Dirty>,
     shutdown: CancellationToken,
 ) {
-    let start =
-        match ctx
-            .api
-            .cache
-            .watch(&prefix, &Default::default(), Some(ctx.api.cache.revision()))
-        {
-            Ok(start) => start,
-            Err(error) => {
-                warn!(%error, prefix, "cannot follow changes for quota");
-                return;
-            }
-        };
-    let mut live = start.live;
+    let mut initial = initial.into_iter();
     loop {
-        let event = tokio::select! {
-            () = shutdown.cancelled() => return,
-            event = live.recv() => event,
+        let event = match initial.next() {
+            Some(event) => Ok(event),
+            None => tokio::select! {
+                () = shutdown.cancelled() => return,
+                event = live.recv() => event,
+            },
         };
         let event = match event {
             Ok(event) => event,
@@ -263,14 +257,26 @@ fn follow_new(
         };
         let prefix = info.list_prefix(None);
         // The quotas bucket is followed twice: for quota changes, and as a counted kind.
-        if followed.insert(format!("{prefix}|{}", evaluator.is_some())) {
-            tokio::spawn(follow(
-                ctx.clone(),
-                prefix,
-                evaluator,
-                dirty.clone(),
-                shutdown.child_token(),
-            ));
+        if !followed.insert(format!("{prefix}|{}", evaluator.is_some())) {
+            continue;
+        }
+        // Subscribed here, before anything is counted, so no change falls in between.
+        match ctx
+            .api
+            .cache
+            .watch(&prefix, &Default::default(), Some(ctx.api.cache.revision()))
+        {
+            Ok(start) => {
+                tokio::spawn(follow(
+                    start.initial,
+                    start.live,
+                    prefix,
+                    evaluator,
+                    dirty.clone(),
+                    shutdown.child_token(),
+                ));
+            }
+            Err(error) => warn!(%error, prefix, "cannot follow changes for quota"),
         }
     }
 }
