@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::fake_kubelet::{FakeNode, set_phase, set_running_ready};
+use common::policy_pods::{FakeNode, set_phase, set_running_ready};
 use common::{Cluster, Kubectl, default_kubectl};
 use serde_json::{Value, json};
 

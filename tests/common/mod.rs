@@ -2,7 +2,7 @@
 //! and the real clients to drive it (every kubectl found on the machine, helm, Python).
 #![allow(dead_code)]
 
-pub mod fake_kubelet;
+pub mod policy_pods;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
