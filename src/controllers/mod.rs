@@ -5,6 +5,10 @@
 //! - [`root_ca`]: the `kube-root-ca.crt` ConfigMap in every namespace;
 //! - [`namespace`]: deleting a namespace's content, then the namespace;
 //! - [`garbage_collector`]: owner references (background, foreground and orphan deletion);
+//! - [`deployment`], [`replicaset`], [`replication_controller`], [`statefulset`],
+//!   [`daemonset`]: the workloads (with [`deployment_util`] and [`daemon_pods`]), sharing
+//!   [`controller_ref`] (ownership), [`pod_control`] (pod states, creating and deleting pods)
+//!   and [`history`] (ControllerRevisions, hashes);
 //! - [`disruption`]: PodDisruptionBudget status;
 //! - [`resourcequota`]: ResourceQuota usage;
 //! - [`podautoscaler`]: HorizontalPodAutoscaler status and replica bounds;
@@ -16,15 +20,25 @@
 
 pub mod certificate_approver;
 pub mod certificate_signer;
+pub mod controller_ref;
+pub mod daemon_pods;
+pub mod daemonset;
+pub mod deployment;
+pub mod deployment_util;
 pub mod disruption;
 pub mod events;
 pub mod garbage_collector;
+pub mod history;
 pub mod leader;
 pub mod namespace;
+pub mod pod_control;
 pub mod podautoscaler;
+pub mod replicaset;
+pub mod replication_controller;
 pub mod resourcequota;
 pub mod root_ca;
 pub mod serviceaccount;
+pub mod statefulset;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -87,6 +101,21 @@ pub const CONTROLLERS: &[(&str, Run)] = &[
     ("garbage-collector-controller", |c, s| {
         Box::pin(garbage_collector::run(c, s))
     }),
+    ("deployment-controller", |c, s| {
+        Box::pin(deployment::run(c, s))
+    }),
+    ("replicaset-controller", |c, s| {
+        Box::pin(replicaset::run(c, s))
+    }),
+    ("replication-controller", |c, s| {
+        Box::pin(replication_controller::run(c, s))
+    }),
+    ("statefulset-controller", |c, s| {
+        Box::pin(statefulset::run(c, s))
+    }),
+    ("daemonset-controller", |c, s| {
+        Box::pin(daemonset::run(c, s))
+    }),
     // Upstream's disruption controller records its events as `controllermanager`.
     ("controllermanager", |c, s| Box::pin(disruption::run(c, s))),
     ("resourcequota-controller", |c, s| {
@@ -120,6 +149,9 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
         else {
             return;
         };
+        if leading.is_cancelled() {
+            return;
+        }
         let base = Context {
             events: events::Recorder::new(&api, "kube-controller-manager"),
             api: api.clone(),
@@ -132,10 +164,25 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
         for (component, run) in CONTROLLERS {
             let ctx = base.for_component(component);
             tasks.push(tokio::spawn(ctx.events.clone().run(leading.child_token())));
-            tasks.push(tokio::spawn(run(ctx, leading.child_token())));
+            let work = run(ctx, leading.child_token());
+            tasks.push(tokio::spawn(stop_with_grace(work, leading.clone())));
         }
         for task in tasks {
             let _ = task.await;
         }
     })
+}
+
+/// How long a controller may take to finish its reconciles once told to stop.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs `work` until it ends, or until [`STOP_GRACE`] after `stop`. kube-runtime's graceful
+/// shutdown waits for requeued objects too, which can be forever for a periodic requeue.
+async fn stop_with_grace(work: impl Future<Output = ()>, stop: CancellationToken) {
+    tokio::pin!(work);
+    tokio::select! {
+        () = &mut work => return,
+        () = stop.cancelled() => {}
+    }
+    let _ = tokio::time::timeout(STOP_GRACE, work).await;
 }
