@@ -126,6 +126,7 @@ pub fn prepare_for_update(
     merge_string_data(info, new);
     object::drop_empty_metadata(new);
     match subresource {
+        Some("approval") => super::admission::certificates::prepare_approval(old, new),
         Some("finalize") => {
             // Only `spec.finalizers` changes.
             let finalizers = new.pointer("/spec/finalizers").cloned();

@@ -9,24 +9,33 @@
 //!   [`daemonset`]: the workloads (with [`deployment_util`] and [`daemon_pods`]), sharing
 //!   [`controller_ref`] (ownership), [`pod_control`] (pod states, creating and deleting pods)
 //!   and [`history`] (ControllerRevisions, hashes);
+//! - [`disruption`]: PodDisruptionBudget status;
+//! - [`resourcequota`]: ResourceQuota usage;
+//! - [`podautoscaler`]: HorizontalPodAutoscaler status and replica bounds;
+//! - [`certificate_approver`], [`certificate_signer`]: CSR approval and signing;
 //! - [`events`]: the event recorder they share; [`leader`]: leader election.
 //!
 //! A controller is `pub async fn run(ctx: Context, shutdown: CancellationToken)`, listed in
 //! [`CONTROLLERS`]; they start once this server holds the `kube-controller-manager` lease.
 
+pub mod certificate_approver;
+pub mod certificate_signer;
 pub mod controller_ref;
 pub mod daemon_pods;
 pub mod daemonset;
 pub mod deployment;
 pub mod deployment_util;
+pub mod disruption;
 pub mod events;
 pub mod garbage_collector;
 pub mod history;
 pub mod leader;
 pub mod namespace;
 pub mod pod_control;
+pub mod podautoscaler;
 pub mod replicaset;
 pub mod replication_controller;
+pub mod resourcequota;
 pub mod root_ca;
 pub mod serviceaccount;
 pub mod statefulset;
@@ -107,6 +116,18 @@ pub const CONTROLLERS: &[(&str, Run)] = &[
     ("daemonset-controller", |c, s| {
         Box::pin(daemonset::run(c, s))
     }),
+    // Upstream's disruption controller records its events as `controllermanager`.
+    ("controllermanager", |c, s| Box::pin(disruption::run(c, s))),
+    ("resourcequota-controller", |c, s| {
+        Box::pin(resourcequota::run(c, s))
+    }),
+    ("horizontal-pod-autoscaler", |c, s| {
+        Box::pin(podautoscaler::run(c, s))
+    }),
+    ("csrapproving", |c, s| {
+        Box::pin(certificate_approver::run(c, s))
+    }),
+    ("csrsigning", |c, s| Box::pin(certificate_signer::run(c, s))),
 ];
 
 /// Starts the controllers once this server leads; they stop at `shutdown` (or when
