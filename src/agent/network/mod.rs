@@ -33,6 +33,8 @@ pub const DEFAULT_BRIDGE: &str = "cni0";
 pub const DEFAULT_TABLE: &str = "kedge";
 /// Room left for VXLAN headers when the MTU is derived from the default route (as flannel).
 pub const VXLAN_OVERHEAD: u32 = 50;
+/// The smallest MTU derived from the default route (IPv4's minimum datagram).
+const MIN_MTU: u32 = 576;
 /// The MTU used when no default route tells one.
 const FALLBACK_LINK_MTU: u32 = 1500;
 
@@ -76,6 +78,22 @@ pub enum Protocol {
     Udp,
     #[serde(rename = "SCTP")]
     Sctp,
+}
+
+impl std::str::FromStr for Protocol {
+    type Err = NetworkError;
+
+    /// The Kubernetes spelling (`TCP`, `UDP`, `SCTP`); empty is `TCP`, the API's default.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "" | "TCP" => Ok(Protocol::Tcp),
+            "UDP" => Ok(Protocol::Udp),
+            "SCTP" => Ok(Protocol::Sctp),
+            other => Err(NetworkError::InvalidConfig(format!(
+                "unknown port protocol {other:?}: expected TCP, UDP or SCTP"
+            ))),
+        }
+    }
 }
 
 /// One container port published on the node (`ports[].hostPort`).
@@ -198,7 +216,7 @@ impl PodNetwork {
                     .await
                     .map_err(NetworkError::DefaultRouteMtu)?
                     .unwrap_or(FALLBACK_LINK_MTU);
-                link.saturating_sub(VXLAN_OVERHEAD).max(1280)
+                link.saturating_sub(VXLAN_OVERHEAD).max(MIN_MTU)
             }
             mtu => mtu,
         };

@@ -222,6 +222,35 @@ async fn teardown_deletes_table_and_bridge() {
 }
 
 #[test]
+fn protocols_parse_from_the_kubernetes_spelling() {
+    assert_eq!("TCP".parse::<Protocol>().unwrap(), Protocol::Tcp);
+    assert_eq!("".parse::<Protocol>().unwrap(), Protocol::Tcp);
+    assert_eq!("UDP".parse::<Protocol>().unwrap(), Protocol::Udp);
+    assert_eq!("SCTP".parse::<Protocol>().unwrap(), Protocol::Sctp);
+    assert!("ICMP".parse::<Protocol>().is_err());
+}
+
+/// The kubelet shares one `PodNetwork` between tasks.
+#[tokio::test]
+async fn pod_network_futures_are_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn assert_sync<T: Send + Sync>() {}
+    assert_sync::<PodNetwork>();
+    let dir = tempfile::tempdir().unwrap();
+    let setup = PodNetwork::setup_with(config(dir.path()), kernel());
+    assert_send(&setup);
+    let network = setup.await.unwrap();
+    let attach = network.attach("a", Path::new("/ns/a"), &[]);
+    assert_send(&attach);
+    attach.await.unwrap();
+    let detach = network.detach("a");
+    assert_send(&detach);
+    detach.await.unwrap();
+    assert_send(&PodNetwork::setup(config(dir.path())));
+    assert_send(&PodNetwork::teardown(&network.config().clone()));
+}
+
+#[test]
 fn host_interface_names_fit_the_kernel_limit() {
     let name = host_interface("0b5c7a0e-1f7e-4c7a-9d4e-2f3a4b5c6d7e");
     assert_eq!(name.len(), 15);
