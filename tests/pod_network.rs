@@ -42,6 +42,12 @@ struct Fixture {
     pods: Vec<String>,
     /// Distinguishes this fixture's names, subnet and ports from the other tests'.
     n: u32,
+    /// The third octet of the fixture's 10.213.x.0/24 podCIDR and 10.215.x.0/30 "outside".
+    subnet: u32,
+    /// Host links the test made itself.
+    links: Vec<String>,
+    /// Processes the test started (killed by their handle, so by pid).
+    children: Vec<std::process::Child>,
 }
 
 impl Fixture {
@@ -66,6 +72,9 @@ impl Fixture {
             namespaces: Vec::new(),
             pods: Vec::new(),
             n,
+            subnet,
+            links: Vec::new(),
+            children: Vec::new(),
         }
     }
 
@@ -122,8 +131,18 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
         for path in &self.namespaces {
             let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
+        }
+        for link in &self.links {
+            let _ = Command::new("ip")
+                .args(["link", "del", link])
+                .stderr(std::process::Stdio::null())
+                .status();
         }
         for uid in &self.pods {
             let _ = Command::new("ip")
@@ -161,6 +180,15 @@ struct Server {
 }
 
 fn serve(netns: &Path, port: u16, greeting: &'static str) -> Server {
+    serve_with(netns, port, move |_| greeting.to_string())
+}
+
+/// A TCP server in a namespace answering each connection with `reply(peer address)`.
+fn serve_with(
+    netns: &Path,
+    port: u16,
+    reply: impl Fn(SocketAddr) -> String + Send + 'static,
+) -> Server {
     let listener = in_namespace(netns, move || TcpListener::bind(("0.0.0.0", port)).unwrap());
     listener.set_nonblocking(true).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -168,9 +196,9 @@ fn serve(netns: &Path, port: u16, greeting: &'static str) -> Server {
     let thread = std::thread::spawn(move || {
         while !stopped.load(Ordering::SeqCst) {
             match listener.accept() {
-                Ok((mut stream, _)) => {
+                Ok((mut stream, peer)) => {
                     let _ = stream.set_nonblocking(false);
-                    let _ = stream.write_all(greeting.as_bytes());
+                    let _ = stream.write_all(reply(peer).as_bytes());
                 }
                 Err(_) => std::thread::sleep(Duration::from_millis(10)),
             }
@@ -449,4 +477,70 @@ fn teardown_removes_table_and_bridge() {
     fx.runtime
         .block_on(PodNetwork::teardown(&fx.config))
         .unwrap();
+}
+
+/// A pod reaching an address outside the cluster CIDR (a namespace of the test's, routed
+/// through the host) is masqueraded to the host's address on that link.
+#[test]
+fn egress_is_masqueraded() {
+    if !is_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let network = fx.setup();
+    let ns_a = fx.namespace("a");
+    let outside = fx.namespace("outside");
+    fx.attach(&network, "pod-a", &ns_a, &[]);
+
+    // The "outside" namespace: a veth from the host, 10.215.x.1 (host) - 10.215.x.2 (outside).
+    let host_end = format!("{}o", fx.config.bridge);
+    let holder = Command::new("nsenter")
+        .arg(format!("--net={}", outside.display()))
+        .args(["sleep", "60"])
+        .spawn()
+        .unwrap();
+    let holder_pid = holder.id();
+    fx.children.push(holder);
+    fx.links.push(host_end.clone());
+    let x = fx.subnet;
+    let steps: Vec<Vec<String>> = vec![
+        format!("link add {host_end} type veth peer name eth0 netns {holder_pid}"),
+        format!("addr add 10.215.{x}.1/30 dev {host_end}"),
+        format!("link set {host_end} up"),
+    ]
+    .into_iter()
+    .map(|s| s.split(' ').map(String::from).collect())
+    .collect();
+    for args in steps {
+        assert!(
+            Command::new("ip").args(&args).status().unwrap().success(),
+            "ip {args:?}"
+        );
+    }
+    for mut holder in fx.children.drain(..) {
+        let _ = holder.kill();
+        let _ = holder.wait();
+    }
+    for args in [
+        format!("addr add 10.215.{x}.2/30 dev eth0"),
+        "link set eth0 up".to_string(),
+        "link set lo up".to_string(),
+    ] {
+        let status = Command::new("nsenter")
+            .arg(format!("--net={}", outside.display()))
+            .arg("ip")
+            .args(args.split(' '))
+            .status()
+            .unwrap();
+        assert!(status.success(), "ip {args} in the outside namespace");
+    }
+
+    let _server = serve_with(&outside, 8080, |peer| peer.ip().to_string());
+    let target = SocketAddr::new(format!("10.215.{x}.2").parse().unwrap(), 8080);
+    let seen = in_namespace(&ns_a, move || fetch(target));
+    assert_eq!(
+        seen,
+        format!("10.215.{x}.1"),
+        "the pod's traffic was not masqueraded"
+    );
 }
