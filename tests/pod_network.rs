@@ -10,6 +10,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -501,6 +502,19 @@ fn egress_is_masqueraded() {
         .unwrap();
     let holder_pid = holder.id();
     fx.children.push(holder);
+    // Wait until nsenter has joined the namespace (the same nsfs inode).
+    let wanted = std::fs::metadata(&outside).unwrap().ino();
+    let in_outside =
+        || std::fs::metadata(format!("/proc/{holder_pid}/ns/net")).is_ok_and(|m| m.ino() == wanted);
+    let mut joined = in_outside();
+    for _ in 0..500 {
+        if joined {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+        joined = in_outside();
+    }
+    assert!(joined, "nsenter did not join the outside namespace");
     fx.links.push(host_end.clone());
     let x = fx.subnet;
     let steps: Vec<Vec<String>> = vec![
@@ -543,4 +557,43 @@ fn egress_is_masqueraded() {
         format!("10.215.{x}.1"),
         "the pod's traffic was not masqueraded"
     );
+}
+
+/// A burst of pods attached at once (as the kubelet does when many pods land together) gets
+/// distinct IPs, and every pod is reachable.
+#[test]
+fn concurrent_attaches_get_distinct_reachable_ips() {
+    if !is_root() {
+        return;
+    }
+    let mut fx = Fixture::new();
+    let network = fx.setup();
+    let names: Vec<String> = (0..16).map(|i| format!("burst-{i}")).collect();
+    let namespaces: Vec<PathBuf> = names.iter().map(|n| fx.namespace(n)).collect();
+    let uids: Vec<String> = names.iter().map(|n| fx.uid(n)).collect();
+    fx.pods.extend(uids.iter().cloned());
+    let started = std::time::Instant::now();
+    let results = fx.runtime.block_on(futures::future::join_all(
+        uids.iter()
+            .zip(&namespaces)
+            .map(|(uid, ns)| network.attach(uid, ns, &[])),
+    ));
+    eprintln!(
+        "attached {} pods concurrently in {:?}",
+        uids.len(),
+        started.elapsed()
+    );
+    let ips: Vec<IpAddr> = results.into_iter().map(|r| r.unwrap().ip).collect();
+    let distinct: std::collections::HashSet<&IpAddr> = ips.iter().collect();
+    assert_eq!(distinct.len(), ips.len(), "{ips:?}");
+    for ip in &ips {
+        assert!(fx.config.pod_cidr.contains(ip));
+        assert!(ping(None, *ip), "the host cannot ping {ip}");
+    }
+    assert!(ping(Some(&namespaces[0]), ips[15]));
+    let mut allocated = network.allocated();
+    allocated.sort();
+    let mut expected = uids.clone();
+    expected.sort();
+    assert_eq!(allocated, expected);
 }
