@@ -1,5 +1,7 @@
 //! `kedge agent`: a node that joins a server.
 
+pub mod network;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::config::AgentConfig;
