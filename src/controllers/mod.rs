@@ -5,17 +5,33 @@
 //! - [`root_ca`]: the `kube-root-ca.crt` ConfigMap in every namespace;
 //! - [`namespace`]: deleting a namespace's content, then the namespace;
 //! - [`garbage_collector`]: owner references (background, foreground and orphan deletion);
-//! - [`events`]: the event recorder they share; [`leader`]: leader election.
+//! - [`job`], [`cronjob`], [`ttl_after_finished`]: batch workloads;
+//! - [`pod_gc`]: terminated, orphaned and unscheduled terminating pods;
+//! - [`node_ipam`], [`node_lifecycle`], [`taint_eviction`]: nodes' pod CIDRs, health and
+//!   taints, and eviction from NoExecute-tainted nodes;
+//! - [`endpoints`], [`endpointslice`]: the addresses behind each Service;
+//! - [`events`]: the event recorder they share; [`leader`]: leader election;
+//!   [`pod_conditions`]: what they read from pods.
 //!
 //! A controller is `pub async fn run(ctx: Context, shutdown: CancellationToken)`, listed in
 //! [`CONTROLLERS`]; they start once this server holds the `kube-controller-manager` lease.
 
+pub mod cronjob;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod events;
 pub mod garbage_collector;
+pub mod job;
 pub mod leader;
 pub mod namespace;
+pub mod node_ipam;
+pub mod node_lifecycle;
+pub mod pod_conditions;
+pub mod pod_gc;
 pub mod root_ca;
 pub mod serviceaccount;
+pub mod taint_eviction;
+pub mod ttl_after_finished;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,6 +93,23 @@ pub const CONTROLLERS: &[(&str, Run)] = &[
     }),
     ("garbage-collector-controller", |c, s| {
         Box::pin(garbage_collector::run(c, s))
+    }),
+    ("job-controller", |c, s| Box::pin(job::run(c, s))),
+    ("cronjob-controller", |c, s| Box::pin(cronjob::run(c, s))),
+    ("ttl-after-finished-controller", |c, s| {
+        Box::pin(ttl_after_finished::run(c, s))
+    }),
+    ("pod-garbage-collector", |c, s| Box::pin(pod_gc::run(c, s))),
+    ("cidrAllocator", |c, s| Box::pin(node_ipam::run(c, s))),
+    ("node-controller", |c, s| {
+        Box::pin(node_lifecycle::run(c, s))
+    }),
+    ("taint-eviction-controller", |c, s| {
+        Box::pin(taint_eviction::run(c, s))
+    }),
+    ("endpoint-controller", |c, s| Box::pin(endpoints::run(c, s))),
+    ("endpoint-slice-controller", |c, s| {
+        Box::pin(endpointslice::run(c, s))
     }),
 ];
 
