@@ -2,6 +2,8 @@
 //! and the real clients to drive it (every kubectl found on the machine, helm, Python).
 #![allow(dead_code)]
 
+pub mod fake_kubelet;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
