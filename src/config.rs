@@ -287,7 +287,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("cluster-dns", "cluster DNS"),
     ("cluster-domain", "cluster DNS"),
     ("disable", "packaged components"),
-    ("disable-scheduler", "the scheduler"),
     ("disable-kube-proxy", "the service proxy"),
     ("disable-agent", "the node agent"),
     ("node-name", "the node agent"),

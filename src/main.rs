@@ -7,6 +7,12 @@ use kedge::config::{AgentConfig, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
+    // `kedge shim` must stay single-threaded and never read the config file: it is dispatched
+    // before anything else runs.
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if args.get(1).is_some_and(|a| a == "shim") {
+        return kedge::runtime::shim::main(args);
+    }
     let parsed = match cli::parse_from(std::env::args_os()) {
         Ok(parsed) => parsed,
         Err(CliError::Clap(error)) => error.exit(),
@@ -18,6 +24,7 @@ fn main() -> ExitCode {
     let debug = match &parsed.command {
         Command::Server(args) => args.common.debug,
         Command::Agent(args) => args.common.debug,
+        Command::CheckConfig(args) => return check_config(&args.root),
     };
     init_logging(debug);
     for file in &parsed.config_files {
@@ -45,12 +52,27 @@ fn main() -> ExitCode {
                 let config = AgentConfig::from_args(&args, parsed.set)?;
                 kedge::agent::run(config, shutdown).await
             }
+            Command::CheckConfig(_) => Ok(()),
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("kedge: {}", one_line(&error));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `kedge check-config`: the report on standard output; exit 1 when something required is
+/// missing.
+fn check_config(root: &std::path::Path) -> ExitCode {
+    let host = kedge::check_config::HostRoot::new(root);
+    match kedge::check_config::report(&host, &mut std::io::stdout().lock()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("kedge: cannot print the report: {error}");
             ExitCode::FAILURE
         }
     }

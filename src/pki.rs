@@ -47,6 +47,8 @@ pub enum PkiError {
         what: &'static str,
         source: rcgen::Error,
     },
+    #[error("cannot use the certificate signing request: {reason}")]
+    Request { reason: String },
 }
 
 /// A certificate and its private key, as PEM.
@@ -137,6 +139,213 @@ impl ClusterPki {
                 names: &ServingNames::default(),
             },
         )
+    }
+}
+
+/// Which cluster CA signs a certificate signing request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IssuingCa {
+    /// The client CA: the certificate authenticates to the API server.
+    Client,
+    /// The server CA: the certificate serves TLS (kubelet serving certificates).
+    Server,
+}
+
+/// What a PEM certificate signing request asks for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RequestFacts {
+    pub common_name: String,
+    pub organizations: Vec<String>,
+    pub dns: Vec<String>,
+    pub ips: Vec<IpAddr>,
+    pub emails: Vec<String>,
+    pub uris: Vec<String>,
+}
+
+fn bad_request(reason: impl Into<String>) -> PkiError {
+    PkiError::Request {
+        reason: reason.into(),
+    }
+}
+
+fn request_der(pem: &str) -> Result<Vec<u8>, PkiError> {
+    use rustls::pki_types::CertificateSigningRequestDer;
+    use rustls::pki_types::pem::PemObject;
+    CertificateSigningRequestDer::from_pem_slice(pem.as_bytes())
+        .map(|d| d.as_ref().to_vec())
+        .map_err(|_| bad_request("PEM block type must be CERTIFICATE REQUEST"))
+}
+
+/// The subject and names a PEM certificate signing request carries.
+///
+/// # Errors
+/// When it is not a PEM `CERTIFICATE REQUEST` that parses.
+pub fn parse_request(pem: &str) -> Result<RequestFacts, PkiError> {
+    use x509_parser::certification_request::X509CertificationRequest;
+    use x509_parser::extensions::ParsedExtension;
+    let der = request_der(pem)?;
+    let (_, request) =
+        X509CertificationRequest::from_der(&der).map_err(|e| bad_request(e.to_string()))?;
+    let subject = &request.certification_request_info.subject;
+    let mut facts = RequestFacts {
+        common_name: subject
+            .iter_common_name()
+            .filter_map(|a| a.as_str().ok())
+            .next()
+            .unwrap_or_default()
+            .to_string(),
+        organizations: subject
+            .iter_organization()
+            .filter_map(|a| a.as_str().ok().map(str::to_string))
+            .collect(),
+        ..Default::default()
+    };
+    for extension in request.requested_extensions().into_iter().flatten() {
+        let ParsedExtension::SubjectAlternativeName(san) = extension else {
+            continue;
+        };
+        for name in &san.general_names {
+            match name {
+                GeneralName::DNSName(d) => facts.dns.push(d.to_string()),
+                GeneralName::RFC822Name(e) => facts.emails.push(e.to_string()),
+                GeneralName::URI(u) => facts.uris.push(u.to_string()),
+                GeneralName::IPAddress(bytes) => match bytes.len() {
+                    4 => facts.ips.push(IpAddr::from(
+                        <[u8; 4]>::try_from(*bytes).unwrap_or_default(),
+                    )),
+                    16 => facts.ips.push(IpAddr::from(
+                        <[u8; 16]>::try_from(*bytes).unwrap_or_default(),
+                    )),
+                    _ => {}
+                },
+                _ => {}
+            }
+        }
+    }
+    Ok(facts)
+}
+
+/// Upstream's key usage names (`certificates.k8s.io/v1` `KeyUsage`) as rcgen purposes.
+fn usages_for(
+    usages: &[String],
+) -> Result<(Vec<KeyUsagePurpose>, Vec<ExtendedKeyUsagePurpose>), PkiError> {
+    use ExtendedKeyUsagePurpose as E;
+    use KeyUsagePurpose as K;
+    let (mut key, mut extended) = (Vec::new(), Vec::new());
+    let mut unrecognized = Vec::new();
+    for usage in usages {
+        let k = match usage.as_str() {
+            "signing" | "digital signature" => Some(K::DigitalSignature),
+            "content commitment" => Some(K::ContentCommitment),
+            "key encipherment" => Some(K::KeyEncipherment),
+            "key agreement" => Some(K::KeyAgreement),
+            "data encipherment" => Some(K::DataEncipherment),
+            "cert sign" => Some(K::KeyCertSign),
+            "crl sign" => Some(K::CrlSign),
+            "encipher only" => Some(K::EncipherOnly),
+            "decipher only" => Some(K::DecipherOnly),
+            _ => None,
+        };
+        let e = match usage.as_str() {
+            "any" => Some(E::Any),
+            "server auth" => Some(E::ServerAuth),
+            "client auth" => Some(E::ClientAuth),
+            "code signing" => Some(E::CodeSigning),
+            "email protection" | "s/mime" => Some(E::EmailProtection),
+            "ipsec end system" => Some(E::Other(vec![1, 3, 6, 1, 5, 5, 7, 3, 5])),
+            "ipsec tunnel" => Some(E::Other(vec![1, 3, 6, 1, 5, 5, 7, 3, 6])),
+            "ipsec user" => Some(E::Other(vec![1, 3, 6, 1, 5, 5, 7, 3, 7])),
+            "timestamping" => Some(E::TimeStamping),
+            "ocsp signing" => Some(E::OcspSigning),
+            "microsoft sgc" => Some(E::Other(vec![1, 3, 6, 1, 4, 1, 311, 10, 3, 3])),
+            "netscape sgc" => Some(E::Other(vec![2, 16, 840, 1, 113_730, 4, 1])),
+            _ => None,
+        };
+        match (k, e) {
+            (Some(k), _) if !key.contains(&k) => key.push(k),
+            (Some(_), _) => {}
+            (None, Some(e)) if !extended.contains(&e) => extended.push(e),
+            (None, Some(_)) => {}
+            (None, None) => unrecognized.push(format!("{usage:?}")),
+        }
+    }
+    if !unrecognized.is_empty() {
+        return Err(bad_request(format!(
+            "unrecognized usage values: [{}]",
+            unrecognized.join(" ")
+        )));
+    }
+    Ok((key, extended))
+}
+
+/// Certificates are backdated this much, so clocks a little behind accept them.
+const BACKDATE: Duration = Duration::minutes(5);
+/// Certificates living less than this have the backdate taken out of their lifetime.
+const SHORT: Duration = Duration::hours(8);
+
+impl ClusterPki {
+    /// Signs a PEM certificate signing request with `ca`, for `usages` (upstream's key usage
+    /// names), valid for `lifetime` (and never past the CA): the subject and every subject
+    /// alternative name come from the request; it is never a CA.
+    ///
+    /// # Errors
+    /// When the request does not parse or verify, names an unknown usage, or the CA cannot
+    /// sign.
+    pub fn sign_request(
+        &self,
+        request_pem: &str,
+        ca: IssuingCa,
+        usages: &[String],
+        lifetime: Duration,
+    ) -> Result<String, PkiError> {
+        let mut request = rcgen::CertificateSigningRequestParams::from_pem(request_pem)
+            .map_err(|e| bad_request(e.to_string()))?;
+        let ca = match ca {
+            IssuingCa::Client => &self.client_ca,
+            IssuingCa::Server => &self.server_ca,
+        };
+        let ca_key = KeyPair::from_pem(&ca.key_pem).map_err(|source| PkiError::Generate {
+            what: "certificate (CA key)",
+            source,
+        })?;
+        let ca_not_after = parse_cert(Path::new("CA"), &ca.cert_pem)?.not_after;
+        let issuer = Issuer::from_ca_cert_pem(&ca.cert_pem, ca_key).map_err(|source| {
+            PkiError::Generate {
+                what: "certificate (CA certificate)",
+                source,
+            }
+        })?;
+        let (key_usages, extended) = usages_for(usages)?;
+        let now = OffsetDateTime::now_utc();
+        let not_before = now - BACKDATE;
+        let mut not_after = if lifetime < SHORT {
+            not_before + lifetime
+        } else {
+            now + lifetime
+        };
+        if let Ok(ca_end) = OffsetDateTime::from_unix_timestamp(ca_not_after)
+            && ca_end < not_after
+        {
+            not_after = ca_end;
+        }
+        let params = &mut request.params;
+        params.key_usages = key_usages;
+        params.extended_key_usages = extended;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.custom_extensions.clear();
+        params.use_authority_key_identifier_extension = true;
+        params.not_before = not_before;
+        params.not_after = not_after;
+        let mut serial = *uuid::Uuid::new_v4().as_bytes();
+        serial[0] &= 0x7f;
+        params.serial_number = Some(rcgen::SerialNumber::from_slice(&serial));
+        let cert = request
+            .signed_by(&issuer)
+            .map_err(|source| PkiError::Generate {
+                what: "certificate from a signing request",
+                source,
+            })?;
+        Ok(cert.pem())
     }
 }
 
@@ -416,6 +625,53 @@ mod tests {
         assert_eq!(first.admin.cert_pem, second.admin.cert_pem);
         let facts = parse_cert(Path::new("x"), &second.serving.cert_pem).unwrap();
         assert!(facts.dns.contains(&"kedge.example.com".to_string()));
+    }
+
+    #[test]
+    fn signs_requests_with_the_client_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = ClusterPki::ensure(dir.path(), &names()).unwrap();
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::default();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "system:node:edge-1");
+        params
+            .distinguished_name
+            .push(DnType::OrganizationName, "system:nodes");
+        let pem = params.serialize_request(&key).unwrap().pem().unwrap();
+        let facts = parse_request(&pem).unwrap();
+        assert_eq!(facts.common_name, "system:node:edge-1");
+        assert_eq!(facts.organizations, vec!["system:nodes".to_string()]);
+        let usages = vec!["digital signature".to_string(), "client auth".to_string()];
+        let cert = pki
+            .sign_request(&pem, IssuingCa::Client, &usages, Duration::minutes(10))
+            .unwrap();
+        let der = rustls_der(&cert).unwrap();
+        let (_, parsed) = X509Certificate::from_der(&der).unwrap();
+        assert_eq!(
+            parsed.issuer().to_string(),
+            ca_subject(&pki.client_ca).unwrap()
+        );
+        let lifetime =
+            parsed.validity().not_after.timestamp() - parsed.validity().not_before.timestamp();
+        assert_eq!(lifetime, 600);
+        assert!(!parsed.is_ca());
+        let ca_der = rustls_der(&pki.client_ca.cert_pem).unwrap();
+        let (_, ca) = X509Certificate::from_der(&ca_der).unwrap();
+        assert!(parsed.verify_signature(Some(ca.public_key())).is_ok());
+        let error = pki
+            .sign_request(
+                &pem,
+                IssuingCa::Client,
+                &["bogus".to_string()],
+                Duration::hours(1),
+            )
+            .unwrap_err();
+        assert!(
+            error.to_string().contains("unrecognized usage values"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -287,3 +287,90 @@ fn config_file_beats_environment_and_flags_beat_both() {
 fn db_exists(data_dir: &Path) -> bool {
     data_dir.join("server/db/state.db").exists()
 }
+
+#[test]
+fn check_config_reports_each_check_and_fails_on_a_missing_memory_cgroup() {
+    let root = tempfile::tempdir().unwrap();
+    let write = |abs: &str, text: &str| {
+        let path = root.path().join(abs.trim_start_matches('/'));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    // A Raspberry Pi on cgroup v2 whose memory controller is off.
+    write("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n");
+    write(
+        "/proc/device-tree/model",
+        "Raspberry Pi 5 Model B Rev 1.0\0",
+    );
+    write(
+        "/boot/firmware/cmdline.txt",
+        "console=tty1 root=PARTUUID=1\n",
+    );
+    write("/proc/sys/kernel/osrelease", "6.6.51+rpt-rpi-2712\n");
+    write(
+        "/boot/config-6.6.51+rpt-rpi-2712",
+        "CONFIG_OVERLAY_FS=m\nCONFIG_BRIDGE=m\n",
+    );
+    // A config file with server settings must not trouble check-config.
+    let config = root.path().join("config.yaml");
+    std::fs::write(&config, "data-dir: /srv/kedge\n").unwrap();
+    let output = kedge()
+        .args(["check-config", "--root", root.path().to_str().unwrap()])
+        .env("KEDGE_CONFIG_FILE", &config)
+        .output()
+        .unwrap();
+    let report = stdout(&output);
+    println!("{report}");
+    assert_eq!(output.status.code(), Some(1), "{report}{}", stderr(&output));
+    assert!(report.contains("Cgroups (v2)"), "{report}");
+    assert!(
+        report.contains("append `cgroup_memory=1 cgroup_enable=memory` to the single line in /boot/firmware/cmdline.txt"),
+        "{report}"
+    );
+    assert!(report.contains("vxlan"), "{report}");
+    assert!(
+        report.contains("missing: apply the fixes above"),
+        "{report}"
+    );
+
+    // This machine: every line is ok, missing or unknown, and the exit code says which.
+    let output = run(&["check-config"]);
+    let report = stdout(&output);
+    println!("{report}");
+    assert!(report.contains("memory controller"), "{report}");
+    let failed = report.contains("required check") && report.contains("missing: apply");
+    assert_eq!(
+        output.status.code(),
+        Some(if failed { 1 } else { 0 }),
+        "{report}"
+    );
+}
+
+#[test]
+fn server_tells_systemd_it_is_ready() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket_path = dir.path().join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(
+        &[
+            "--config",
+            "/dev/null",
+            "--disable-agent",
+            "--data-dir",
+            data.to_str().unwrap(),
+        ],
+        &[("NOTIFY_SOCKET", socket_path.to_str().unwrap())],
+    );
+    // kedge notifies right after it logs that it is ready; the datagram waits in the socket.
+    let log = server.wait_for("kedge server is ready").join("\n");
+    let mut buf = [0u8; 256];
+    let n = socket
+        .recv(&mut buf)
+        .unwrap_or_else(|e| panic!("no sd_notify message from kedge server ({e}); log:\n{log}"));
+    assert_eq!(&buf[..n], b"READY=1");
+    assert!(server.stop().success());
+}

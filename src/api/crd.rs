@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, Request};
+use http::Method;
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -257,18 +257,17 @@ async fn local(
     content_type: &str,
     body: Value,
 ) -> u16 {
-    let Ok(request) = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header(http::header::CONTENT_TYPE, content_type)
-        .body(Bytes::from(body.to_string()))
-    else {
-        return 500;
-    };
-    super::server::handle_local(state, request, UserInfo::system("apiextensions-controller"))
-        .await
-        .status()
-        .as_u16()
+    let user = UserInfo::system("apiextensions-controller");
+    super::local::request(
+        state,
+        &user,
+        method,
+        uri,
+        content_type,
+        Bytes::from(body.to_string()),
+    )
+    .await
+    .0
 }
 
 /// Why a CRD's names clash with a kind already served, if they do.

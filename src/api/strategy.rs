@@ -126,6 +126,7 @@ pub fn prepare_for_update(
     merge_string_data(info, new);
     object::drop_empty_metadata(new);
     match subresource {
+        Some("approval") => super::admission::certificates::prepare_approval(old, new),
         Some("finalize") => {
             // Only `spec.finalizers` changes.
             let finalizers = new.pointer("/spec/finalizers").cloned();
@@ -165,6 +166,9 @@ pub fn prepare_for_update(
             }
         }
         _ => {
+            if is(info, "apps", "DaemonSet") {
+                bump_template_generation(old, new);
+            }
             if info.has_status() {
                 match old.get("status") {
                     Some(status) => new["status"] = status.clone(),
@@ -203,5 +207,28 @@ pub fn prepare_for_update(
             .unwrap_or(0)
             + 1;
         object::metadata_mut(new).insert("generation".into(), json!(generation));
+    }
+}
+
+/// A DaemonSet's template generation (kept in an annotation in `apps/v1`) is the server's:
+/// carried over from the stored object, and raised by one when the pod template changes.
+fn bump_template_generation(old: &Value, new: &mut Value) {
+    const KEY: &str = "deprecated.daemonset.template.generation";
+    let Some(current) = object::metadata(old)
+        .and_then(|m| m.get("annotations"))
+        .and_then(|a| a.get(KEY))
+        .and_then(Value::as_str)
+        .and_then(|g| g.parse::<i64>().ok())
+    else {
+        return;
+    };
+    let changed = old.pointer("/spec/template") != new.pointer("/spec/template");
+    let generation = if changed { current + 1 } else { current };
+    let meta = object::metadata_mut(new);
+    if !meta.get("annotations").is_some_and(Value::is_object) {
+        meta.insert("annotations".into(), json!({}));
+    }
+    if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+        annotations.insert(KEY.into(), json!(generation.to_string()));
     }
 }

@@ -66,6 +66,10 @@ pub fn merge(
     let Some(sub) = command.find_subcommand(&sub_name) else {
         return Ok((args, Vec::new()));
     };
+    // Only the roles read the config file; `check-config` has none of its flags.
+    if sub_name != "server" && sub_name != "agent" {
+        return Ok((args, Vec::new()));
+    }
     if args
         .iter()
         .any(|a| a == "--help" || a == "-h" || a == "--version" || a == "-V")

@@ -5,6 +5,7 @@
 //! typed configuration for each component.
 
 mod agent;
+mod check_config;
 mod config_file;
 mod server;
 
@@ -13,6 +14,7 @@ use std::ffi::OsString;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 pub use agent::{AgentArgs, NodeArgs};
+pub use check_config::CheckConfigArgs;
 pub use config_file::ConfigFileError;
 pub use server::ServerArgs;
 
@@ -38,6 +40,8 @@ pub enum Command {
     Server(Box<ServerArgs>),
     /// Run a node that joins a server with a token
     Agent(Box<AgentArgs>),
+    /// Check that this machine's kernel and host have what kedge needs
+    CheckConfig(CheckConfigArgs),
 }
 
 /// Flags every role has.

@@ -258,7 +258,10 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
             () = tokio::time::sleep(Duration::from_secs(30)) => {}
         }
         // Let a burst of changes settle into one pass.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+        }
         changes.borrow_and_update();
         collect(&ctx).await;
     }

@@ -5,6 +5,14 @@
 //! - [`root_ca`]: the `kube-root-ca.crt` ConfigMap in every namespace;
 //! - [`namespace`]: deleting a namespace's content, then the namespace;
 //! - [`garbage_collector`]: owner references (background, foreground and orphan deletion);
+//! - [`deployment`], [`replicaset`], [`replication_controller`], [`statefulset`],
+//!   [`daemonset`]: the workloads (with [`deployment_util`] and [`daemon_pods`]), sharing
+//!   [`controller_ref`] (ownership), [`pod_control`] (pod states, creating and deleting pods)
+//!   and [`history`] (ControllerRevisions, hashes);
+//! - [`disruption`]: PodDisruptionBudget status;
+//! - [`resourcequota`]: ResourceQuota usage;
+//! - [`podautoscaler`]: HorizontalPodAutoscaler status and replica bounds;
+//! - [`certificate_approver`], [`certificate_signer`]: CSR approval and signing;
 //! - [`job`], [`cronjob`], [`ttl_after_finished`]: batch workloads;
 //! - [`pod_gc`]: terminated, orphaned and unscheduled terminating pods;
 //! - [`node_ipam`], [`node_lifecycle`], [`taint_eviction`]: nodes' pod CIDRs, health and
@@ -16,20 +24,35 @@
 //! A controller is `pub async fn run(ctx: Context, shutdown: CancellationToken)`, listed in
 //! [`CONTROLLERS`]; they start once this server holds the `kube-controller-manager` lease.
 
+pub mod certificate_approver;
+pub mod certificate_signer;
+pub mod controller_ref;
 pub mod cronjob;
+pub mod daemon_pods;
+pub mod daemonset;
+pub mod deployment;
+pub mod deployment_util;
+pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
 pub mod events;
 pub mod garbage_collector;
+pub mod history;
 pub mod job;
 pub mod leader;
 pub mod namespace;
 pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod pod_conditions;
+pub mod pod_control;
 pub mod pod_gc;
+pub mod podautoscaler;
+pub mod replicaset;
+pub mod replication_controller;
+pub mod resourcequota;
 pub mod root_ca;
 pub mod serviceaccount;
+pub mod statefulset;
 pub mod taint_eviction;
 pub mod ttl_after_finished;
 
@@ -94,6 +117,33 @@ pub const CONTROLLERS: &[(&str, Run)] = &[
     ("garbage-collector-controller", |c, s| {
         Box::pin(garbage_collector::run(c, s))
     }),
+    ("deployment-controller", |c, s| {
+        Box::pin(deployment::run(c, s))
+    }),
+    ("replicaset-controller", |c, s| {
+        Box::pin(replicaset::run(c, s))
+    }),
+    ("replication-controller", |c, s| {
+        Box::pin(replication_controller::run(c, s))
+    }),
+    ("statefulset-controller", |c, s| {
+        Box::pin(statefulset::run(c, s))
+    }),
+    ("daemonset-controller", |c, s| {
+        Box::pin(daemonset::run(c, s))
+    }),
+    // Upstream's disruption controller records its events as `controllermanager`.
+    ("controllermanager", |c, s| Box::pin(disruption::run(c, s))),
+    ("resourcequota-controller", |c, s| {
+        Box::pin(resourcequota::run(c, s))
+    }),
+    ("horizontal-pod-autoscaler", |c, s| {
+        Box::pin(podautoscaler::run(c, s))
+    }),
+    ("csrapproving", |c, s| {
+        Box::pin(certificate_approver::run(c, s))
+    }),
+    ("csrsigning", |c, s| Box::pin(certificate_signer::run(c, s))),
     ("job-controller", |c, s| Box::pin(job::run(c, s))),
     ("cronjob-controller", |c, s| Box::pin(cronjob::run(c, s))),
     ("ttl-after-finished-controller", |c, s| {
@@ -132,6 +182,9 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
         else {
             return;
         };
+        if leading.is_cancelled() {
+            return;
+        }
         let base = Context {
             events: events::Recorder::new(&api, "kube-controller-manager"),
             api: api.clone(),
@@ -144,10 +197,25 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
         for (component, run) in CONTROLLERS {
             let ctx = base.for_component(component);
             tasks.push(tokio::spawn(ctx.events.clone().run(leading.child_token())));
-            tasks.push(tokio::spawn(run(ctx, leading.child_token())));
+            let work = run(ctx, leading.child_token());
+            tasks.push(tokio::spawn(stop_with_grace(work, leading.clone())));
         }
         for task in tasks {
             let _ = task.await;
         }
     })
+}
+
+/// How long a controller may take to finish its reconciles once told to stop.
+const STOP_GRACE: Duration = Duration::from_secs(1);
+
+/// Runs `work` until it ends, or until [`STOP_GRACE`] after `stop`. kube-runtime's graceful
+/// shutdown waits for requeued objects too, which can be forever for a periodic requeue.
+async fn stop_with_grace(work: impl Future<Output = ()>, stop: CancellationToken) {
+    tokio::pin!(work);
+    tokio::select! {
+        () = &mut work => return,
+        () = stop.cancelled() => {}
+    }
+    let _ = tokio::time::timeout(STOP_GRACE, work).await;
 }

@@ -5,12 +5,11 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::{Method, Request};
+use http::Method;
 use serde_json::json;
 
 use crate::api::ApiState;
 use crate::api::auth::UserInfo;
-use crate::api::server::handle_local;
 
 pub const SYSTEM_NAMESPACES: [&str; 4] =
     ["default", "kube-system", "kube-public", "kube-node-lease"];
@@ -22,13 +21,15 @@ pub const SYSTEM_NAMESPACES: [&str; 4] =
 pub async fn system_namespaces(state: &Arc<ApiState>) -> anyhow::Result<()> {
     for name in SYSTEM_NAMESPACES {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri("/api/v1/namespaces?fieldManager=kedge")
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(Bytes::from(body.to_string()))?;
-        let response = handle_local(state, request, UserInfo::system("kedge-server")).await;
-        let status = response.status().as_u16();
+        let (status, _) = crate::api::local::request(
+            state,
+            &UserInfo::system("kedge-server"),
+            Method::POST,
+            "/api/v1/namespaces?fieldManager=kedge",
+            "application/json",
+            Bytes::from(body.to_string()),
+        )
+        .await;
         if status != 201 && status != 409 {
             anyhow::bail!("cannot create the {name} namespace: HTTP {status}");
         }
@@ -38,18 +39,16 @@ pub async fn system_namespaces(state: &Arc<ApiState>) -> anyhow::Result<()> {
 
 /// Server-side applies `object` at `uri` as the API server's own field manager.
 async fn apply(state: &Arc<ApiState>, uri: &str, object: serde_json::Value) -> anyhow::Result<()> {
-    let request = Request::builder()
-        .method(Method::PATCH)
-        .uri(format!("{uri}?fieldManager=kube-apiserver&force=true"))
-        .header(http::header::CONTENT_TYPE, "application/apply-patch+yaml")
-        .body(Bytes::from(object.to_string()))?;
-    let response = handle_local(state, request, UserInfo::system("kedge-server")).await;
-    let status = response.status().as_u16();
+    let (status, body) = crate::api::local::request(
+        state,
+        &UserInfo::system("kedge-server"),
+        Method::PATCH,
+        &format!("{uri}?fieldManager=kube-apiserver&force=true"),
+        "application/apply-patch+yaml",
+        Bytes::from(object.to_string()),
+    )
+    .await;
     if status >= 300 {
-        let body = http_body_util::BodyExt::collect(response.into_body())
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
         anyhow::bail!(
             "cannot apply {uri}: HTTP {status}: {}",
             String::from_utf8_lossy(&body)

@@ -4,11 +4,11 @@ mod bootstrap;
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::api::{self, ApiConfig, ApiState};
 use crate::config::{self, Datastore, ServerConfig};
@@ -37,13 +37,17 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         warn!("the node agent is not implemented yet: this server runs no pods");
     }
 
+    // The datastore, watch cache and listener outlive the controllers at shutdown: a
+    // controller finishing its last reconcile still needs them.
+    let core = CancellationToken::new();
+    let _stop_core_on_error = core.clone().drop_guard();
     let store = open_datastore(&config.datastore).await?;
     let revision = store.current_revision().await?;
     info!(revision, "datastore ready");
     let compactor = tokio::spawn(store::compactor::run(
         store.clone(),
         store::compactor::DEFAULT_INTERVAL,
-        shutdown.child_token(),
+        core.child_token(),
     ));
 
     let names = serving_names(&config);
@@ -62,12 +66,14 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         pki.clone(),
     )?;
 
-    let cache = tokio::spawn(
-        state
-            .cache
-            .clone()
-            .run(store.clone(), shutdown.child_token()),
-    );
+    let cache = tokio::spawn({
+        let run = state.cache.clone().run(store.clone(), core.child_token());
+        async move {
+            if let Err(error) = run.await {
+                error!(%error, "the watch cache stopped");
+            }
+        }
+    });
     state
         .cache
         .wait_fresh(store.as_ref())
@@ -83,7 +89,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         state.clone(),
         listener,
         tls,
-        shutdown.child_token(),
+        core.child_token(),
     ));
     bootstrap::system_namespaces(&state).await?;
     let advertise = config
@@ -93,6 +99,11 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         .unwrap_or(IpAddr::from([127, 0, 0, 1]));
     bootstrap::kubernetes_service(&state, advertise, config.https_port).await?;
     let controllers = crate::controllers::start(&state, &shutdown);
+    let scheduler = if config.disable_scheduler {
+        tokio::spawn(async {})
+    } else {
+        crate::scheduler::start(&state, &shutdown)
+    };
     let server_url = format!(
         "https://{}:{}",
         kubeconfig_host(config.bind_address),
@@ -106,20 +117,58 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     info!(
         kubeconfig = %config.kubeconfig_path.display(),
         elapsed = ?started.elapsed(),
-        "kedge server is ready (scheduler, controllers and node agent arrive in later releases); stop it with Ctrl-C"
+        "kedge server is ready (the node agent arrives in a later release); stop it with Ctrl-C"
     );
+    if let Err(error) = crate::sd_notify::ready() {
+        warn!("{error}");
+    }
 
     shutdown.cancelled().await;
     info!("shutting down");
-    let _ = serving.await;
-    let _ = controllers.await;
-    let _ = crds.await;
-    let _ = cache.await;
-    let _ = compactor.await;
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    stop_by(
+        deadline,
+        [
+            ("controllers", controllers),
+            ("scheduler", scheduler),
+            ("CRD controller", crds),
+        ],
+    )
+    .await;
+    core.cancel();
+    stop_by(
+        deadline.max(tokio::time::Instant::now() + Duration::from_secs(1)),
+        [
+            ("API server", serving),
+            ("watch cache", cache),
+            ("compactor", compactor),
+        ],
+    )
+    .await;
     drop(state);
     // The last handle closes the database after every queued write is committed.
     tokio::task::spawn_blocking(move || drop(store)).await?;
     Ok(())
+}
+
+/// How long the server's components get to finish after SIGTERM before they are abandoned.
+/// Acknowledged writes are already durable, so what remains is only courtesy.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Waits for each task in turn until `deadline`, then aborts the rest.
+async fn stop_by<const N: usize>(
+    deadline: tokio::time::Instant,
+    tasks: [(&str, tokio::task::JoinHandle<()>); N],
+) {
+    for (name, mut task) in tasks {
+        if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+            warn!(
+                component = name,
+                "did not stop within {SHUTDOWN_GRACE:?} of the shutdown signal; abandoning it"
+            );
+            task.abort();
+        }
+    }
 }
 
 /// The host a local kubeconfig reaches the server at.

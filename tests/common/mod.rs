@@ -1,8 +1,13 @@
 //! What whole-cluster tests share: a `kedge server` in a temporary directory on a free port,
-//! and the real clients to drive it (every kubectl found on the machine, helm, Python).
+//! and the real clients to drive it (every kubectl found on the machine, helm, Python);
+//! [`fake_nodes`], [`node_sim`], [`policy_pods`] and [`fake_kubelet`]: nodes whose kubelet
+//! the test plays.
 #![allow(dead_code)]
 
 pub mod fake_kubelet;
+pub mod fake_nodes;
+pub mod node_sim;
+pub mod policy_pods;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -190,7 +195,10 @@ impl Cluster {
     }
 
     fn spawn(&mut self) {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_kedge"))
+        // KEDGE_TEST_BIN overrides the executable (useful when builds share a target dir).
+        let program = std::env::var_os("KEDGE_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_kedge").into());
+        let mut child = Command::new(program)
             .args(["server", "--config", "/dev/null", "--disable-agent"])
             .args(["--data-dir", self.data_dir().to_str().unwrap()])
             .args(["--write-kubeconfig", self.kubeconfig().to_str().unwrap()])

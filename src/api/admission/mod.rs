@@ -1,8 +1,13 @@
 //! Admission of built-in and custom objects: defaulting and validation as upstream applies
-//! them, before anything is written.
+//! them, before anything is written; the LimitRange ([`limitrange`]) and ResourceQuota
+//! ([`quota`]) admission plugins; the CertificateSigningRequest rules ([`certificates`]).
 
+pub mod certificates;
 pub mod decode;
 pub mod defaults;
+pub mod limitrange;
+pub mod quota;
+pub mod quota_usage;
 pub mod validation;
 
 use serde_json::Value;

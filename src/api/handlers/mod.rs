@@ -7,6 +7,7 @@
 
 pub mod delete;
 pub mod discovery;
+pub mod eviction;
 pub mod openapi;
 pub mod read;
 pub mod subresources;

@@ -106,8 +106,8 @@ pub async fn bind(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     Err(ApiError::conflict(pods.subject(), &name))
 }
 
-/// Evicts a pod: a delete with the eviction's options. (Disruption budgets are checked by
-/// the disruption controller's status, once it runs.)
+/// Evicts a pod: a delete with the eviction's options, if its disruption budget allows
+/// (see [`super::eviction`]).
 pub async fn evict(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     let eviction = ctx.body_object().unwrap_or(Value::Null);
     let mut delete_options = options(&Ctx {
@@ -134,8 +134,22 @@ pub async fn evict(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
     {
         delete_options.grace_period = Some(grace.max(0));
     }
-    match delete_one(ctx, &ctx.key(), ctx.name(), &delete_options).await? {
-        Deleted::Now(_) | Deleted::Pending(_) => Ok(h::json(201, &success())),
+    // The pod's disruption budget decides; it may pin the pod's resourceVersion.
+    let pin = super::eviction::check_budgets(ctx, &ctx.key(), delete_options.dry_run).await?;
+    let mut budget = None;
+    if let Some(pin) = pin
+        && delete_options.precondition_rv.is_none()
+    {
+        delete_options.precondition_rv = Some(pin.resource_version);
+        budget = pin.budget;
+    }
+    match delete_one(ctx, &ctx.key(), ctx.name(), &delete_options).await {
+        Ok(Deleted::Now(_) | Deleted::Pending(_)) => Ok(h::json(201, &success())),
+        // The pod changed since its budget was checked: the client should try again.
+        Err(e) if e.code == 409 && budget.is_some() => Err(super::eviction::budget_pending(
+            budget.as_deref().unwrap_or_default(),
+        )),
+        Err(e) => Err(e),
     }
 }
 

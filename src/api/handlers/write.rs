@@ -281,6 +281,9 @@ fn admit_create(
     let info = &ctx.info;
     strategy::prepare_for_create(info, object);
     admission::default(info, object);
+    // Mutating admission: the requester of a CSR, LimitRange defaults (and limits).
+    admission::certificates::set_requester(info, ctx.user, object);
+    admission::limitrange::admit(ctx, object, None)?;
     admission::prepare_for_create(info, object);
     if let Err(errors) = ctx
         .state
@@ -352,6 +355,8 @@ pub(crate) async fn create_object(
     }
     check_namespace(ctx, true).await?;
     let dry = dry_run(ctx)?;
+    // LimitRange admission reads the cache: one created a moment ago must apply.
+    admission::limitrange::wait_for_cache(ctx).await?;
     // Service allocations stay reserved until the Service is written.
     let _allocating = if ctx.info.group.is_empty() && ctx.info.kind == "Service" {
         Some(ctx.state.services.lock.lock().await)
@@ -365,6 +370,8 @@ pub(crate) async fn create_object(
                 .insert("name".into(), json!(object::generate_name(prefix)));
         }
         admit_create(ctx, &mut candidate, &manager, applied)?;
+        // ResourceQuota admission: checked and charged last, just before the write.
+        admission::quota::admit(ctx, &candidate, None, dry).await?;
         let name = object::name(&candidate).to_string();
         let key = ctx.info.key(ctx.namespace(), &name);
         if dry {
@@ -431,6 +438,7 @@ pub(crate) async fn update_object(
     object::set_resource_version(&mut new, kv.mod_revision);
     strategy::prepare_for_update(info, sub, old, &mut new);
     admission::default(info, &mut new);
+    admission::limitrange::admit(ctx, &mut new, Some(old))?;
     if sub.is_none()
         && let Err(errors) =
             ctx.state
@@ -462,6 +470,7 @@ pub(crate) async fn update_object(
     if new == *old {
         return Ok(Ok(Written::Unchanged(new)));
     }
+    admission::quota::admit(ctx, &new, Some(old), dry_run(ctx)?).await?;
     if dry_run(ctx)? {
         return Ok(Ok(Written::Updated(new)));
     }

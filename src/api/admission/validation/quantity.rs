@@ -223,6 +223,11 @@ impl Quantity {
         }
     }
 
+    /// `nanos` nano-units written in `format` (for sums and differences of quantities).
+    pub fn from_nanos(nanos: i128, format: QuantityFormat) -> Quantity {
+        Quantity { nanos, format }
+    }
+
     pub fn format(&self) -> QuantityFormat {
         self.format
     }
