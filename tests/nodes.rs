@@ -1,6 +1,7 @@
 //! Nodes against a real `kedge server`: pod CIDRs handed out and kept across a restart, and
 //! a node whose kubelet goes silent — Unknown conditions, unreachable taints, its pods
-//! marked not ready and evicted, then the taints gone once the kubelet is back.
+//! marked not ready and evicted (a ReplicaSet's pod replaced), then the taints gone once the
+//! kubelet is back.
 
 mod common;
 
@@ -9,7 +10,7 @@ use std::time::Duration;
 use common::fake_kubelet::{Behaviour, FakeKubelet, client, eventually};
 use common::{Cluster, Kubectl, Out, default_kubectl};
 use k8s_openapi::api::core::v1::{Node, Pod};
-use kube::api::Api;
+use kube::api::{Api, ListParams};
 
 fn kubectl(cluster: &Cluster, kubectl: &Kubectl, args: &[&str]) -> Out {
     tokio::task::block_in_place(|| cluster.kubectl(kubectl, args))
@@ -117,6 +118,32 @@ spec:
     image: busybox
 "#;
 
+const REPLICATED: &str = r#"apiVersion: apps/v1
+kind: ReplicaSet
+metadata:
+  name: replicated
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: replicated
+  template:
+    metadata:
+      labels:
+        app: replicated
+    spec:
+      nodeSelector:
+        kubernetes.io/hostname: node-a
+      tolerations:
+      - key: node.kubernetes.io/unreachable
+        operator: Exists
+        effect: NoExecute
+        tolerationSeconds: 2
+      containers:
+      - name: main
+        image: busybox
+"#;
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_node_is_tainted_and_its_pods_evicted() {
     let cluster = Cluster::start();
@@ -135,10 +162,26 @@ async fn silent_node_is_tainted_and_its_pods_evicted() {
     .await;
     let pods: Api<Pod> = Api::namespaced(c.clone(), "default");
     apply(&cluster, &k, VICTIM);
+    apply(&cluster, &k, REPLICATED);
     eventually(Duration::from_secs(30), "the victim running", || async {
         let pod = pods.get("victim").await.ok()?;
         (pod.status?.phase.as_deref() == Some("Running")).then_some(())
     })
+    .await;
+    let replicated = eventually(
+        Duration::from_secs(30),
+        "the ReplicaSet's pod running",
+        || async {
+            let list = pods
+                .list(&ListParams::default().labels("app=replicated"))
+                .await
+                .ok()?;
+            list.items
+                .into_iter()
+                .find(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running"))
+                .and_then(|p| p.metadata.name)
+        },
+    )
     .await;
 
     a.go_silent();
@@ -224,6 +267,22 @@ async fn silent_node_is_tainted_and_its_pods_evicted() {
         events.contains("NodeNotReady: Node is not ready"),
         "{events}"
     );
+
+    // The ReplicaSet's pod is evicted too, and the ReplicaSet controller replaces it.
+    eventually(Duration::from_secs(30), "a replacement pod", || async {
+        let list = pods
+            .list(&ListParams::default().labels("app=replicated"))
+            .await
+            .ok()?;
+        let evicted = list.items.iter().any(|p| {
+            p.metadata.name.as_ref() == Some(&replicated) && p.metadata.deletion_timestamp.is_some()
+        });
+        let replacement = list.items.iter().any(|p| {
+            p.metadata.name.as_ref() != Some(&replicated) && p.metadata.deletion_timestamp.is_none()
+        });
+        (evicted && replacement).then_some(())
+    })
+    .await;
 
     // The kubelet comes back: the taints go.
     a.resume().await;
