@@ -13,7 +13,13 @@
 //! - [`resourcequota`]: ResourceQuota usage;
 //! - [`podautoscaler`]: HorizontalPodAutoscaler status and replica bounds;
 //! - [`certificate_approver`], [`certificate_signer`]: CSR approval and signing;
-//! - [`events`]: the event recorder they share; [`leader`]: leader election.
+//! - [`job`], [`cronjob`], [`ttl_after_finished`]: batch workloads;
+//! - [`pod_gc`]: terminated, orphaned and unscheduled terminating pods;
+//! - [`node_ipam`], [`node_lifecycle`], [`taint_eviction`]: nodes' pod CIDRs, health and
+//!   taints, and eviction from NoExecute-tainted nodes;
+//! - [`endpoints`], [`endpointslice`]: the addresses behind each Service;
+//! - [`events`]: the event recorder they share; [`leader`]: leader election;
+//!   [`pod_conditions`]: what they read from pods.
 //!
 //! A controller is `pub async fn run(ctx: Context, shutdown: CancellationToken)`, listed in
 //! [`CONTROLLERS`]; they start once this server holds the `kube-controller-manager` lease.
@@ -21,17 +27,25 @@
 pub mod certificate_approver;
 pub mod certificate_signer;
 pub mod controller_ref;
+pub mod cronjob;
 pub mod daemon_pods;
 pub mod daemonset;
 pub mod deployment;
 pub mod deployment_util;
 pub mod disruption;
+pub mod endpoints;
+pub mod endpointslice;
 pub mod events;
 pub mod garbage_collector;
 pub mod history;
+pub mod job;
 pub mod leader;
 pub mod namespace;
+pub mod node_ipam;
+pub mod node_lifecycle;
+pub mod pod_conditions;
 pub mod pod_control;
+pub mod pod_gc;
 pub mod podautoscaler;
 pub mod replicaset;
 pub mod replication_controller;
@@ -39,6 +53,8 @@ pub mod resourcequota;
 pub mod root_ca;
 pub mod serviceaccount;
 pub mod statefulset;
+pub mod taint_eviction;
+pub mod ttl_after_finished;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -128,6 +144,23 @@ pub const CONTROLLERS: &[(&str, Run)] = &[
         Box::pin(certificate_approver::run(c, s))
     }),
     ("csrsigning", |c, s| Box::pin(certificate_signer::run(c, s))),
+    ("job-controller", |c, s| Box::pin(job::run(c, s))),
+    ("cronjob-controller", |c, s| Box::pin(cronjob::run(c, s))),
+    ("ttl-after-finished-controller", |c, s| {
+        Box::pin(ttl_after_finished::run(c, s))
+    }),
+    ("pod-garbage-collector", |c, s| Box::pin(pod_gc::run(c, s))),
+    ("cidrAllocator", |c, s| Box::pin(node_ipam::run(c, s))),
+    ("node-controller", |c, s| {
+        Box::pin(node_lifecycle::run(c, s))
+    }),
+    ("taint-eviction-controller", |c, s| {
+        Box::pin(taint_eviction::run(c, s))
+    }),
+    ("endpoint-controller", |c, s| Box::pin(endpoints::run(c, s))),
+    ("endpoint-slice-controller", |c, s| {
+        Box::pin(endpointslice::run(c, s))
+    }),
 ];
 
 /// Starts the controllers once this server leads; they stop at `shutdown` (or when

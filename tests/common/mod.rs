@@ -1,8 +1,10 @@
 //! What whole-cluster tests share: a `kedge server` in a temporary directory on a free port,
 //! and the real clients to drive it (every kubectl found on the machine, helm, Python);
-//! [`fake_nodes`], [`node_sim`] and [`policy_pods`]: nodes whose kubelet the test plays.
+//! [`fake_nodes`], [`node_sim`], [`policy_pods`] and [`fake_kubelet`]: nodes whose kubelet
+//! the test plays.
 #![allow(dead_code)]
 
+pub mod fake_kubelet;
 pub mod fake_nodes;
 pub mod node_sim;
 pub mod policy_pods;
