@@ -216,7 +216,10 @@ where
         return Ok(());
     }
     let patch = Patch::Merge(status_patch(old, new));
-    match api.patch_status(name, &PatchParams::default(), &patch).await {
+    match api
+        .patch_status(name, &PatchParams::default(), &patch)
+        .await
+    {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
         Err(e) => Err(e),
