@@ -1,6 +1,6 @@
 //! The workload controllers (Deployment, ReplicaSet, ReplicationController, StatefulSet,
 //! DaemonSet) against a real `kedge server`, driven by real kubectl, with nodes whose kubelet
-//! (and, while there is no scheduler, binder) the test plays (`common::fake_nodes`).
+//! the test plays (`common::node_sim`); the server's scheduler binds the pods.
 
 mod common;
 
@@ -1089,4 +1089,139 @@ spec:
             .is_empty()
             .then_some(())
     });
+}
+
+#[test]
+fn cascading_delete_of_each_kind() {
+    let cluster = Cluster::start();
+    let _nodes = FakeNodes::start(&cluster, &["node-a", "node-b", "node-c"]);
+    let manifests = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec: {containers: [{name: c, image: nginx:1}]}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: c, image: postgres:16}]}
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: c, image: fluentd:1}]}
+---
+apiVersion: v1
+kind: ReplicationController
+metadata: {name: legacy}
+spec:
+  replicas: 2
+  selector: {app: legacy}
+  template:
+    metadata: {labels: {app: legacy}}
+    spec: {containers: [{name: c, image: nginx:1}]}
+---
+apiVersion: batch/v1
+kind: CronJob
+metadata: {name: tick}
+spec:
+  schedule: "0 0 1 1 *"
+  jobTemplate:
+    spec:
+      template:
+        metadata: {labels: {app: tick}}
+        spec:
+          restartPolicy: Never
+          containers: [{name: c, image: busybox:1}]
+---
+apiVersion: batch/v1
+kind: Job
+metadata: {name: once}
+spec:
+  template:
+    metadata: {labels: {app: once}}
+    spec:
+      restartPolicy: Never
+      containers: [{name: c, image: busybox:1}]
+"#;
+    kubectl_in(&cluster, &["apply", "-f", "-"], manifests);
+    // kubectl makes the CronJob the owner of a Job created from it.
+    kubectl(
+        &cluster,
+        &["create", "job", "tick-now", "--from=cronjob/tick"],
+    );
+    for (app, count) in [
+        ("web", 2),
+        ("db", 2),
+        ("agent", 3),
+        ("legacy", 2),
+        ("tick", 1),
+        ("once", 1),
+    ] {
+        wait_for(60, &format!("{count} pods of {app}"), || {
+            (live_pods(&cluster, &format!("app={app}")).len() == count).then_some(())
+        });
+    }
+    let gone = |kind: &str, selector: &str| {
+        wait_for(60, &format!("{kind} with {selector} deleted"), || {
+            items(&get(&cluster, &[kind, "-l", selector]))
+                .is_empty()
+                .then_some(())
+        });
+    };
+
+    // Background (kubectl's default): the owner goes at once, the collector takes the rest,
+    // through every level (Deployment -> ReplicaSet -> pods, CronJob -> Job -> pods).
+    kubectl(&cluster, &["delete", "deployment", "web"]);
+    gone("replicasets", "app=web");
+    gone("pods", "app=web");
+    kubectl(&cluster, &["delete", "cronjob", "tick"]);
+    wait_for(60, "the CronJob's Job deleted", || {
+        try_get(&cluster, &["job", "tick-now"])
+            .is_none()
+            .then_some(())
+    });
+    gone("pods", "app=tick");
+    kubectl(&cluster, &["delete", "daemonset", "agent"]);
+    gone("pods", "app=agent");
+    kubectl(&cluster, &["delete", "rc", "legacy"]);
+    gone("pods", "app=legacy");
+
+    // Foreground: kubectl waits until the owner is gone, which is after its pods.
+    kubectl(
+        &cluster,
+        &["delete", "statefulset", "db", "--cascade=foreground"],
+    );
+    assert!(try_get(&cluster, &["statefulset", "db"]).is_none());
+    let left = items(&get(&cluster, &["pods", "-l", "app=db"]));
+    assert!(
+        left.is_empty(),
+        "pods outlived their foreground-deleted owner: {left:?}"
+    );
+
+    // Orphan: the Job goes, its pod stays without an owner.
+    kubectl(&cluster, &["delete", "job", "once", "--cascade=orphan"]);
+    assert!(try_get(&cluster, &["job", "once"]).is_none());
+    let orphans = live_pods(&cluster, "app=once");
+    assert_eq!(orphans.len(), 1);
+    assert!(
+        orphans[0]["metadata"]["ownerReferences"].is_null(),
+        "{}",
+        orphans[0]["metadata"]
+    );
 }
