@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         Command::Server(args) => args.common.debug,
         Command::Agent(args) => args.common.debug,
         Command::CheckConfig(args) => return check_config(&args.root),
+        Command::Images(_) => false,
     };
     init_logging(debug);
     for file in &parsed.config_files {
@@ -53,6 +54,9 @@ fn main() -> ExitCode {
                 kedge::agent::run(config, shutdown).await
             }
             Command::CheckConfig(_) => Ok(()),
+            Command::Images(args) => {
+                kedge::runtime::images::command::run(&args, &mut std::io::stdout().lock()).await
+            }
         }
     });
     match result {

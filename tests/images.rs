@@ -648,3 +648,58 @@ fn import_benchmark() {
         );
     }
 }
+
+/// `kedge images` from the command line: import, list, remove, and a clear error for a
+/// name the store does not have.
+#[test]
+fn the_images_command_imports_lists_and_removes() {
+    let Some(fixture) = test_image() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let kedge = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kedge"))
+            .arg("images")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let archive = fixture.join("busybox-docker.tar");
+    let (code, out, err) = kedge(&["import", archive.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("imported"), "{out}");
+
+    let (code, out, _) = kedge(&["ls"]);
+    assert_eq!(code, Some(0));
+    let listed: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        listed,
+        ["kedge.test/busybox-base:1", "kedge.test/busybox:1"],
+        "{out}"
+    );
+
+    let (code, out, err) = kedge(&["rm", "kedge.test/busybox:1"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.starts_with("removed "), "{out}");
+    let (_, out, _) = kedge(&["list"]);
+    assert!(!out.contains("kedge.test/busybox:1"), "{out}");
+    assert!(out.contains("kedge.test/busybox-base:1"), "{out}");
+
+    let (code, _, err) = kedge(&["rm", "nosuch:1"]);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        err.trim(),
+        "kedge: cannot remove nosuch:1: image nosuch:1 is not present in the store",
+        "{err}"
+    );
+}

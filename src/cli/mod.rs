@@ -7,6 +7,7 @@
 mod agent;
 mod check_config;
 mod config_file;
+mod images;
 mod server;
 
 use std::ffi::OsString;
@@ -16,6 +17,7 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 pub use agent::{AgentArgs, NodeArgs};
 pub use check_config::CheckConfigArgs;
 pub use config_file::ConfigFileError;
+pub use images::{ImagesArgs, ImagesCommand};
 pub use server::ServerArgs;
 
 /// The default config file; its drop-ins live in `config.yaml.d/`.
@@ -42,6 +44,8 @@ pub enum Command {
     Agent(Box<AgentArgs>),
     /// Check that this machine's kernel and host have what kedge needs
     CheckConfig(CheckConfigArgs),
+    /// List, import, pull and remove the images in this node's image store
+    Images(ImagesArgs),
 }
 
 /// Flags every role has.

@@ -12,6 +12,7 @@
 //! ```
 //!
 //! - [`store`]: [`ImageStore`], the entry point: open, list, get, remove, layers;
+//! - [`command`]: `kedge images` (list, import, pull, remove);
 //! - [`content`]: the blob store, leases that protect content in use from removal;
 //! - [`unpack`]: layer tarball → snapshot directory, with whiteout conversion;
 //! - [`archive`]: docker-save and OCI-layout archive import;
@@ -27,6 +28,7 @@
 //! - [`digest`]: sha256 digests and hashing readers; [`error`]: [`ImageError`].
 
 pub mod archive;
+pub mod command;
 pub mod content;
 pub mod credentials;
 pub mod digest;
