@@ -119,14 +119,27 @@ impl Node {
 
 impl Drop for Node {
     fn drop(&mut self) {
+        // Every pod the cluster knows (finished pods have no sandbox left), then the server.
+        let known = self.cluster.kubectl(
+            &self.kubectl,
+            &[
+                "get",
+                "pods",
+                "-A",
+                "-o",
+                "jsonpath={.items[*].metadata.uid}",
+            ],
+        );
         self.cluster.stop();
         let dirs = self.runtime_dirs();
-        let uids: Vec<String> = std::fs::read_dir(&dirs.state)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .collect();
+        let mut uids: Vec<String> = known.stdout.split_whitespace().map(String::from).collect();
+        uids.extend(
+            std::fs::read_dir(&dirs.state)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned()),
+        );
         for sandbox in recover(&dirs).unwrap_or_default() {
             match sandbox {
                 RecoveredSandbox::Live(handle) => {
@@ -343,6 +356,74 @@ spec:
         "involvedObject.name=graceful",
     ]);
     assert!(events.contains("Stopping container main"), "{events}");
+
+    // Probes: exec readiness and liveness (a failed liveness probe restarts the container),
+    // and an httpGet readiness probe against a hostNetwork pod's server.
+    node.apply(&pod(
+        "probed",
+        "Always",
+        "sleep 2; touch /tmp/ready; sleep 4; touch /tmp/dead; sleep 1000",
+        r#"    readinessProbe:
+      exec: {command: [test, -f, /tmp/ready]}
+      periodSeconds: 1
+    livenessProbe:
+      exec: {command: [test, '!', -f, /tmp/dead]}
+      periodSeconds: 1
+      failureThreshold: 1
+"#,
+    ));
+    node.wait("pod probed to become ready", || {
+        (node.get("pod/probed", "{.status.containerStatuses[0].ready}") == "true")
+            .then_some(String::new())
+    });
+    node.wait("pod probed to be restarted by its liveness probe", || {
+        let restarts: u32 = node
+            .get("pod/probed", "{.status.containerStatuses[0].restartCount}")
+            .parse()
+            .unwrap_or(0);
+        (restarts >= 1).then_some(String::new())
+    });
+    let events = node.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=probed",
+    ]);
+    assert!(events.contains("Liveness probe failed"), "{events}");
+    assert!(
+        events.contains("failed liveness probe, will be restarted"),
+        "{events}"
+    );
+    let port = common::free_port();
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: http}}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    command: ["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:{port}", "-h", "/etc"]
+    readinessProbe:
+      httpGet: {{host: 127.0.0.1, port: {port}, path: /passwd}}
+      periodSeconds: 1
+"#
+    ));
+    node.wait("pod http to become ready through its httpGet probe", || {
+        (node.get("pod/http", "{.status.containerStatuses[0].ready}") == "true")
+            .then_some(String::new())
+    });
+    node.kubectl(&[
+        "delete",
+        "pod",
+        "probed",
+        "http",
+        "--grace-period=1",
+        "--wait=true",
+    ]);
 
     // A restart of kedge server leaves a running pod running.
     node.apply(&pod(

@@ -6,7 +6,8 @@
 //!   converges the pod's sandbox and containers on its spec, with [`containers`] (the
 //!   runtime's container configs), [`images`] (pull policies), [`env`] (environment),
 //!   [`volumes`] (volume contents),
-//!   [`status`] (the pod's status as upstream reports it) and [`backoff`] (crash loops).
+//!   [`status`] (the pod's status as upstream reports it), [`probes`] (startup, liveness,
+//!   readiness), [`termination`] (graceful deletion) and [`backoff`] (crash loops).
 //!
 //! Inside `kedge server` the kubelet reaches the API server through the in-process transport
 //! as `system:node:<name>`, so the server's own node needs no tunnel.
@@ -19,7 +20,9 @@ pub mod lease;
 pub mod network;
 pub mod node;
 pub mod pods;
+pub mod probes;
 pub mod status;
+pub mod termination;
 pub mod volumes;
 pub mod worker;
 

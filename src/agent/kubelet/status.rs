@@ -35,6 +35,8 @@ pub struct Observed<'a> {
     pub waiting: &'a HashMap<String, Waiting>,
     /// Images by container name.
     pub images: &'a HashMap<String, ImageInfo>,
+    /// Probe verdicts by container name (containers without probes have none).
+    pub verdicts: &'a HashMap<String, super::probes::Verdict>,
     pub sandbox_ready: bool,
     pub host_ip: Option<IpAddr>,
     pub pod_ip: Option<IpAddr>,
@@ -137,12 +139,19 @@ fn container_status(
         }
     };
     let running = kind == Kind::Running;
+    let verdict = observed.verdicts.get(&container.name);
+    let started = running && verdict.is_none_or(|v| v.started);
+    let ready = running
+        && verdict.map_or(
+            container.readiness_probe.is_none() && container.startup_probe.is_none(),
+            |v| v.ready,
+        );
     let mut status = json!({
         "name": container.name,
         "state": state,
         "lastState": last_state.unwrap_or_else(|| json!({})),
-        "ready": running,
-        "started": running,
+        "ready": ready,
+        "started": started,
         "restartCount": last.map(|l| l.attempt).unwrap_or(0),
         "image": info.image,
         "imageID": info.image_id,
@@ -372,10 +381,13 @@ mod tests {
         waiting: &'a HashMap<String, Waiting>,
         images: &'a HashMap<String, ImageInfo>,
     ) -> Observed<'a> {
+        static NONE: std::sync::LazyLock<HashMap<String, crate::agent::kubelet::probes::Verdict>> =
+            std::sync::LazyLock::new(HashMap::new);
         Observed {
             containers,
             waiting,
             images,
+            verdicts: &NONE,
             sandbox_ready: true,
             host_ip: Some("10.0.0.1".parse().unwrap()),
             pod_ip: None,

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
@@ -29,6 +29,7 @@ use super::containers;
 use super::env::{PodAddressing, Sources};
 use super::images;
 use super::network::HostPort;
+use super::probes::{PodProbes, Verdict};
 use super::status::{self, ImageInfo, Observed, Waiting};
 use super::volumes::PodVolumes;
 use super::{Kubelet, node};
@@ -53,7 +54,7 @@ pub enum WorkerError {
 }
 
 /// What a pass decided.
-enum Next {
+pub(super) enum Next {
     /// Look again after this long (or earlier if something happens).
     After(Duration),
     /// The pod is gone: the worker ends.
@@ -62,30 +63,32 @@ enum Next {
 
 /// A pod's worker.
 pub struct PodWorker {
-    kubelet: Arc<Kubelet>,
-    pod: Pod,
-    gone: bool,
-    sandbox: Option<SandboxHandle>,
-    pod_ip: Option<IpAddr>,
-    attached: bool,
-    volumes: PodVolumes,
-    volumes_at: Option<Instant>,
-    backoff: Backoff,
-    pull_failed_at: HashMap<String, SystemTime>,
-    waiting: HashMap<String, Waiting>,
-    images: HashMap<String, ImageInfo>,
-    waiters: HashSet<String>,
+    pub(super) kubelet: Arc<Kubelet>,
+    pub(super) pod: Pod,
+    pub(super) gone: bool,
+    pub(super) sandbox: Option<SandboxHandle>,
+    pub(super) pod_ip: Option<IpAddr>,
+    pub(super) attached: bool,
+    pub(super) volumes: PodVolumes,
+    pub(super) volumes_at: Option<Instant>,
+    pub(super) backoff: Backoff,
+    pub(super) pull_failed_at: HashMap<String, SystemTime>,
+    pub(super) waiting: HashMap<String, Waiting>,
+    pub(super) images: HashMap<String, ImageInfo>,
+    pub(super) waiters: HashSet<String>,
     /// The attempt a BackOff event was recorded for, by container.
-    backoff_events: HashMap<String, u32>,
-    wake: Arc<Notify>,
-    reported: Option<Value>,
-    start_time: String,
+    pub(super) backoff_events: HashMap<String, u32>,
+    pub(super) probes: PodProbes,
+    pub(super) verdicts: HashMap<String, Verdict>,
+    pub(super) wake: Arc<Notify>,
+    pub(super) reported: Option<Value>,
+    pub(super) start_time: String,
     /// Containers of a sandbox whose shim died (from recovery): their attempts count.
-    lost: Vec<ContainerStatus>,
+    pub(super) lost: Vec<ContainerStatus>,
 }
 
 /// The mount of a runtime call on the blocking pool.
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     handle: &SandboxHandle,
     call: impl FnOnce(&SandboxHandle) -> Result<T, RuntimeError> + Send + 'static,
 ) -> Result<T, WorkerError> {
@@ -145,6 +148,8 @@ impl PodWorker {
             images: HashMap::new(),
             waiters: HashSet::new(),
             backoff_events: HashMap::new(),
+            probes: PodProbes::default(),
+            verdicts: HashMap::new(),
             wake: Arc::new(Notify::new()),
             reported: None,
             start_time,
@@ -152,19 +157,19 @@ impl PodWorker {
         }
     }
 
-    fn uid(&self) -> String {
+    pub(super) fn uid(&self) -> String {
         self.pod.metadata.uid.clone().unwrap_or_default()
     }
 
-    fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         self.pod.metadata.name.clone().unwrap_or_default()
     }
 
-    fn namespace(&self) -> String {
+    pub(super) fn namespace(&self) -> String {
         self.pod.metadata.namespace.clone().unwrap_or_default()
     }
 
-    fn about(&self, container: Option<&str>) -> ObjectReference {
+    pub(super) fn about(&self, container: Option<&str>) -> ObjectReference {
         let mut reference = crate::controllers::events::reference("v1", "Pod", &self.pod.metadata);
         if let Some(name) = container {
             let init = self
@@ -319,6 +324,7 @@ impl PodWorker {
                 self.watch_exit(&handle, &container.name, container.attempt);
             }
         }
+        self.probe(&handle, &seen, &mut next).await;
         self.remove_old_attempts(&handle, &seen).await;
         let phase = self.report(&seen).await?;
         if phase == "Succeeded" || phase == "Failed" {
@@ -328,7 +334,7 @@ impl PodWorker {
     }
 
     /// The runtime's containers and those lost with an earlier shim (the runtime's win).
-    fn merged(&self, mut runtime: Vec<ContainerStatus>) -> Vec<ContainerStatus> {
+    pub(super) fn merged(&self, mut runtime: Vec<ContainerStatus>) -> Vec<ContainerStatus> {
         for lost in &self.lost {
             if !runtime
                 .iter()
@@ -616,6 +622,84 @@ impl PodWorker {
         Ok(())
     }
 
+    /// Runs the probes that are due of the running containers; kills those a liveness or
+    /// startup probe failed (their restart policy then applies).
+    async fn probe(
+        &mut self,
+        handle: &SandboxHandle,
+        seen: &[ContainerStatus],
+        next: &mut Duration,
+    ) {
+        let spec = self.pod.spec.clone().unwrap_or_default();
+        let ip = self.addressing().pod_ip;
+        let mut running = Vec::new();
+        let grace = spec.termination_grace_period_seconds.unwrap_or(30).max(0) as u64;
+        for container in spec
+            .containers
+            .iter()
+            .chain(spec.init_containers.iter().flatten())
+        {
+            let Some(c) =
+                latest(seen, &container.name).filter(|c| c.state == ContainerState::Running)
+            else {
+                self.verdicts.remove(&container.name);
+                continue;
+            };
+            let id = format!("{}.{}", c.name, c.attempt);
+            running.push(id.clone());
+            if container.startup_probe.is_none()
+                && container.liveness_probe.is_none()
+                && container.readiness_probe.is_none()
+            {
+                self.verdicts.remove(&container.name);
+                continue;
+            }
+            let ran_for = SystemTime::now()
+                .duration_since(parse_time(c.started_at.as_deref()))
+                .unwrap_or_default();
+            let started_at = Instant::now()
+                .checked_sub(ran_for)
+                .unwrap_or_else(Instant::now);
+            let (verdict, failure, unhealthy, due) = self
+                .probes
+                .run(container, handle, &id, started_at, ip)
+                .await;
+            self.verdicts.insert(container.name.clone(), verdict);
+            let about = self.about(Some(&container.name));
+            for (kind, message) in unhealthy {
+                self.kubelet.events.warning(
+                    &about,
+                    "Unhealthy",
+                    &format!("{} probe failed: {message}", kind.name()),
+                );
+            }
+            if let Some(failure) = failure {
+                self.kubelet.events.normal(
+                    &about,
+                    "Killing",
+                    &format!(
+                        "Container {} failed {} probe, will be restarted",
+                        container.name,
+                        failure.kind.name().to_lowercase()
+                    ),
+                );
+                let grace = Duration::from_secs(grace);
+                let stop_id = id.clone();
+                if let Err(error) =
+                    blocking(handle, move |h| h.stop_container(&stop_id, grace)).await
+                {
+                    warn!(%error, "cannot stop a container that failed its probe");
+                }
+                self.wake.notify_one();
+            }
+            if let Some(due) = due {
+                let wait = due.saturating_duration_since(Instant::now());
+                *next = (*next).min(wait + Duration::from_millis(10));
+            }
+        }
+        self.probes.retain(&running);
+    }
+
     /// A thread that waits for the container to exit and wakes the worker.
     fn watch_exit(&mut self, handle: &SandboxHandle, name: &str, attempt: u32) {
         let id = format!("{name}.{attempt}");
@@ -656,12 +740,13 @@ impl PodWorker {
     }
 
     /// Writes the pod's status if it changed; returns the phase.
-    async fn report(&mut self, seen: &[ContainerStatus]) -> Result<String, WorkerError> {
+    pub(super) async fn report(&mut self, seen: &[ContainerStatus]) -> Result<String, WorkerError> {
         let addressing = self.addressing();
         let observed = Observed {
             containers: seen,
             waiting: &self.waiting,
             images: &self.images,
+            verdicts: &self.verdicts,
             sandbox_ready: self.sandbox.is_some() && self.attached,
             host_ip: addressing.host_ip,
             pod_ip: addressing.pod_ip,
@@ -697,112 +782,5 @@ impl PodWorker {
             Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
             Err(error) => Err(error.into()),
         }
-    }
-
-    /// Stops the sandbox of a pod that finished (its containers have exited).
-    async fn stop_sandbox(&mut self) -> Result<(), WorkerError> {
-        if let Some(handle) = self.sandbox.take() {
-            blocking(&handle, |h| h.clone().shutdown(Duration::ZERO)).await?;
-            if let Err(error) = self.kubelet.network.detach(&self.uid()).await {
-                warn!(%error, "cannot release the pod's network");
-            }
-        }
-        Ok(())
-    }
-
-    /// Graceful deletion: stop every container within the pod's grace period, report the
-    /// terminal status, remove the sandbox and volumes, then delete the pod for good.
-    async fn terminate(&mut self) -> Result<Next, WorkerError> {
-        let grace = self
-            .pod
-            .metadata
-            .deletion_grace_period_seconds
-            .unwrap_or(30)
-            .max(0) as u64;
-        let mut seen = self.lost.clone();
-        if let Some(handle) = self.sandbox.clone()
-            && let Ok(status) = blocking(&handle, |h| h.status()).await
-        {
-            let running: Vec<ContainerStatus> = status
-                .containers
-                .iter()
-                .filter(|c| c.state != ContainerState::Exited)
-                .cloned()
-                .collect();
-            let mut stops = Vec::new();
-            for c in running {
-                self.kubelet.events.normal(
-                    &self.about(Some(&c.name)),
-                    "Killing",
-                    &format!("Stopping container {}", c.name),
-                );
-                let id = format!("{}.{}", c.name, c.attempt);
-                let grace = Duration::from_secs(grace);
-                stops.push(blocking(&handle, move |h| h.stop_container(&id, grace)));
-            }
-            for result in futures::future::join_all(stops).await {
-                if let Err(error) = result {
-                    warn!(%error, "cannot stop a container");
-                }
-            }
-            if let Ok(status) = blocking(&handle, |h| h.status()).await {
-                seen = self.merged(status.containers);
-            }
-        }
-        // A deleted pod ends in a terminal phase, whatever its restartPolicy (as upstream).
-        self.waiting.clear();
-        let mut terminal = self.pod.clone();
-        if let Some(spec) = terminal.spec.as_mut() {
-            spec.restart_policy = Some("Never".into());
-        }
-        let original = std::mem::replace(&mut self.pod, terminal);
-        let reported = self.report(&seen).await;
-        let latest = std::mem::replace(&mut self.pod, original);
-        if latest.metadata.uid == self.pod.metadata.uid {
-            self.pod.status = latest.status;
-        }
-        reported?;
-        self.tear_down().await?;
-        let pods: Api<Pod> = Api::namespaced(self.kubelet.client.clone(), &self.namespace());
-        let params = DeleteParams {
-            grace_period_seconds: Some(0),
-            preconditions: Some(Preconditions {
-                uid: self.pod.metadata.uid.clone(),
-                resource_version: None,
-            }),
-            ..DeleteParams::default()
-        };
-        match pods.delete(&self.name(), &params).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
-            Err(error) => return Err(error.into()),
-        }
-        info!(pod = %format!("{}/{}", self.namespace(), self.name()), "the pod was deleted");
-        Ok(Next::Done)
-    }
-
-    /// Removes everything the pod has on the node.
-    async fn tear_down(&mut self) -> Result<(), WorkerError> {
-        if let Some(handle) = self.sandbox.take() {
-            blocking(&handle, |h| h.clone().shutdown(Duration::ZERO)).await?;
-        }
-        if let Err(error) = self.kubelet.network.detach(&self.uid()).await {
-            warn!(%error, "cannot release the pod's network");
-        }
-        let dir = self.kubelet.config.pods_dir.clone();
-        let uid = self.uid();
-        // The container logs go with the pod, as upstream's kubelet removes them.
-        let logs = self.kubelet.config.runtime.logs.join(format!(
-            "{}_{}_{}",
-            self.namespace(),
-            self.name(),
-            uid
-        ));
-        let _ = tokio::task::spawn_blocking(move || {
-            let _ = std::fs::remove_dir_all(logs);
-            PodVolumes::remove(&dir, &uid)
-        })
-        .await;
-        Ok(())
     }
 }
