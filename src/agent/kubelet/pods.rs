@@ -156,9 +156,9 @@ pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) -> Result<(
         }
         workers.retain(|_, w| !w.task.is_finished());
     }
-    for (_, worker) in workers {
-        let _ = tokio::time::timeout(Duration::from_secs(1), worker.task).await;
-    }
+    // Workers stop at their next await; pods keep running in their shims.
+    let tasks = workers.into_values().map(|w| w.task);
+    let _ = tokio::time::timeout(Duration::from_secs(1), futures::future::join_all(tasks)).await;
     Ok(())
 }
 
