@@ -288,14 +288,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("cluster-domain", "cluster DNS"),
     ("disable", "packaged components"),
     ("disable-kube-proxy", "the service proxy"),
-    ("disable-agent", "the node agent"),
-    ("node-name", "the node agent"),
-    ("node-ip", "the node agent"),
-    ("node-external-ip", "the node agent"),
-    ("node-label", "the node agent"),
-    ("node-taint", "the node agent"),
-    ("private-registry", "the image store"),
-    ("resolv-conf", "cluster DNS"),
 ];
 
 /// The flags in `set` whose feature is not implemented yet, with the feature's name.
@@ -596,7 +588,8 @@ mod tests {
         assert_eq!(config.datastore, Datastore::Sqlite("/tmp/x.db".into()));
         assert_eq!(config.node.name, "pi-1");
         let pending = not_yet_implemented(&config.set_flags);
-        assert!(pending.iter().any(|(flag, _)| *flag == "node-taint"));
+        assert!(pending.iter().any(|(flag, _)| *flag == "disable"));
+        assert!(!pending.iter().any(|(flag, _)| *flag == "node-taint"));
         assert!(!pending.iter().any(|(flag, _)| *flag == "https-listen-port"));
     }
 }

@@ -7,7 +7,8 @@
 //! <data-dir>/server/token           the join token
 //! <data-dir>/server/manifests/      auto-deployed manifests
 //! <data-dir>/agent/images/          air-gap image archives to import
-//! <data-dir>/agent/                 image content store, snapshots, pod volumes
+//! <data-dir>/agent/                 image content store, snapshots, pod state (pods/)
+//! <data-dir>/agent/kubelet/pods/    pod volumes
 //! /run/kedge/                       runtime state: shim sockets, network namespaces
 //! /var/log/pods/                    container logs
 //! ```
@@ -55,6 +56,11 @@ impl DataDir {
 
     pub fn agent(&self) -> PathBuf {
         self.root.join("agent")
+    }
+
+    /// The kubelet's pod directories (volumes): `agent/kubelet/pods/<uid>/`.
+    pub fn kubelet_pods(&self) -> PathBuf {
+        self.agent().join("kubelet").join("pods")
     }
 
     /// Air-gap image archives, imported at start and whenever one appears.

@@ -213,14 +213,15 @@ fn server_opens_its_datastore_and_stops_on_sigterm() {
             "/dev/null",
             "--data-dir",
             data_arg,
-            "--node-taint",
-            "a=b:NoSchedule",
+            "--disable-agent",
+            "--disable",
+            "traefik",
         ],
         &[],
     );
     let log = server.wait_for("kedge server is ready").join("\n");
     assert!(
-        log.contains("--node-taint is set but the node agent is not implemented yet"),
+        log.contains("--disable is set but packaged components is not implemented yet"),
         "{log}"
     );
     assert!(data.join("server/db/state.db").exists());

@@ -1,4 +1,7 @@
-//! `kedge agent`: a node that joins a server.
+//! `kedge agent`: a node that joins a server; [`kubelet`]: the node agent's pod side, also
+//! run inside `kedge server` for the server's own node.
+
+pub mod kubelet;
 
 pub mod network;
 

@@ -356,7 +356,7 @@ pub fn container_spec(inputs: &SpecInputs<'_>) -> Result<Spec, SpecError> {
         linux["maskedPaths"] = json!(MASKED_PATHS);
         linux["readonlyPaths"] = json!(READONLY_PATHS);
     }
-    let document = json!({
+    let mut document = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": container.tty,
@@ -377,10 +377,14 @@ pub fn container_spec(inputs: &SpecInputs<'_>) -> Result<Spec, SpecError> {
             "oomScoreAdj": container.oom_score_adj.unwrap_or(0),
         },
         "root": { "path": rootfs, "readonly": container.security.read_only_root_filesystem },
-        "hostname": sandbox.hostname,
         "mounts": mounts(inputs),
         "linux": linux,
     });
+    // The hostname can only be set in a UTS namespace of the pod's own: a pod on the host's
+    // network shares the host's (and its name), and libcontainer refuses to set one there.
+    if inputs.namespaces.uts.is_some() {
+        document["hostname"] = json!(sandbox.hostname);
+    }
     Ok(serde_json::from_value(document)?)
 }
 
@@ -450,6 +454,34 @@ mod tests {
             cgroup_version: CgroupVersion::V1,
         })
         .unwrap()
+    }
+
+    #[test]
+    fn host_network_pods_keep_the_hosts_name() {
+        let sandbox = sandbox();
+        let container = ContainerConfig {
+            name: "app".into(),
+            command: vec!["/bin/true".into()],
+            ..Default::default()
+        };
+        let user = ResolvedUser {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![],
+            name: None,
+        };
+        let spec = container_spec(&SpecInputs {
+            sandbox: &sandbox,
+            container: &container,
+            rootfs: Path::new("/p/c/rootfs"),
+            user: &user,
+            namespaces: &SandboxNamespaces::default(),
+            files: &SandboxFiles::default(),
+            cgroups_path: "/kedge/podu1/app.0",
+            cgroup_version: CgroupVersion::V1,
+        })
+        .unwrap();
+        assert_eq!(spec.hostname(), &None);
     }
 
     #[test]

@@ -22,7 +22,9 @@ use crate::store::{self, Store, sqlite::SqliteStore};
 /// 2. open the datastore and start periodic compaction;
 /// 3. load or create the certificates;
 /// 4. fill the watch cache and follow the datastore;
-/// 5. listen on `--https-listen-port`, create the system namespaces, write the kubeconfig.
+/// 5. listen on `--https-listen-port`, create the system namespaces;
+/// 6. start the controllers, the scheduler and (unless `--disable-agent`) the kubelet of this
+///    server's own node; write the kubeconfig.
 ///
 /// # Errors
 /// Fails when the datastore, certificates, listener or kubeconfig cannot be set up.
@@ -32,9 +34,6 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         warn!(
             "--{flag} is set but {feature} is not implemented yet in this kedge; the setting has no effect"
         );
-    }
-    if !config.disable_agent {
-        warn!("the node agent is not implemented yet: this server runs no pods");
     }
 
     // The datastore, watch cache and listener outlive the controllers at shutdown: a
@@ -104,6 +103,11 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     } else {
         crate::scheduler::start(&state, &shutdown)
     };
+    let kubelet = if config.disable_agent {
+        tokio::spawn(async {})
+    } else {
+        start_kubelet(&state, &config, &shutdown)?
+    };
     let server_url = format!(
         "https://{}:{}",
         kubeconfig_host(config.bind_address),
@@ -117,7 +121,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     info!(
         kubeconfig = %config.kubeconfig_path.display(),
         elapsed = ?started.elapsed(),
-        "kedge server is ready (the node agent arrives in a later release); stop it with Ctrl-C"
+        "kedge server is ready; stop it with Ctrl-C"
     );
     if let Err(error) = crate::sd_notify::ready() {
         warn!("{error}");
@@ -129,6 +133,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     stop_by(
         deadline,
         [
+            ("kubelet", kubelet),
             ("controllers", controllers),
             ("scheduler", scheduler),
             ("CRD controller", crds),
@@ -149,6 +154,42 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     // The last handle closes the database after every queued write is committed.
     tokio::task::spawn_blocking(move || drop(store)).await?;
     Ok(())
+}
+
+/// Starts the kubelet of the server's own node, in process (no tunnel: it calls the API
+/// server's handlers directly as `system:node:<name>`).
+fn start_kubelet(
+    state: &Arc<ApiState>,
+    config: &ServerConfig,
+    shutdown: &CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use crate::agent::kubelet::{self, KubeletConfig, network::HostNetworkOnly};
+    let shim_binary =
+        std::env::current_exe().context("cannot find the kedge executable to start shims from")?;
+    let kubelet_config = KubeletConfig {
+        node: config.node.clone(),
+        control_plane: true,
+        cluster_cidr: config.cluster_cidr,
+        service_cidr: config.service_cidr,
+        cluster_dns: config.cluster_dns,
+        cluster_domain: config.cluster_domain.clone(),
+        runtime: crate::runtime::layout::RuntimeDirs::for_data_dir(&config.data_dir, shim_binary),
+        pods_dir: config.data_dir.kubelet_pods(),
+    };
+    // The pod network (bridge, veths, IPAM) plugs in here; until then pods other than
+    // hostNetwork ones get no pod IP.
+    let network = Arc::new(HostNetworkOnly);
+    let run = kubelet::run(
+        state.clone(),
+        kubelet_config,
+        network,
+        shutdown.child_token(),
+    );
+    Ok(tokio::spawn(async move {
+        if let Err(error) = run.await {
+            error!(%error, "the kubelet stopped");
+        }
+    }))
 }
 
 /// How long the server's components get to finish after SIGTERM before they are abandoned.

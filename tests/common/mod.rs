@@ -161,6 +161,8 @@ pub struct Cluster {
     pub dir: tempfile::TempDir,
     pub port: u16,
     extra: Vec<String>,
+    /// Run the node agent (the kubelet) too: no `--disable-agent`.
+    agent: bool,
     child: Option<Child>,
     log: Option<Receiver<String>>,
 }
@@ -171,13 +173,29 @@ impl Cluster {
     }
 
     pub fn start_with(extra: &[&str]) -> Cluster {
+        Self::start_full(extra, false, &[])
+    }
+
+    /// A server that is also a node (its kubelet runs pods), with the image archives
+    /// `images` dropped into `<data-dir>/agent/images/` before it starts.
+    pub fn start_with_agent(extra: &[&str], images: &[&Path]) -> Cluster {
+        Self::start_full(extra, true, images)
+    }
+
+    fn start_full(extra: &[&str], agent: bool, images: &[&Path]) -> Cluster {
         let mut cluster = Cluster {
             dir: tempfile::tempdir().unwrap(),
             port: free_port(),
             extra: extra.iter().map(|s| s.to_string()).collect(),
+            agent,
             child: None,
             log: None,
         };
+        let drop_dir = cluster.data_dir().join("agent").join("images");
+        for image in images {
+            std::fs::create_dir_all(&drop_dir).unwrap();
+            std::fs::copy(image, drop_dir.join(image.file_name().unwrap())).unwrap();
+        }
         cluster.spawn();
         cluster
     }
@@ -198,8 +216,14 @@ impl Cluster {
         // KEDGE_TEST_BIN overrides the executable (useful when builds share a target dir).
         let program = std::env::var_os("KEDGE_TEST_BIN")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_kedge").into());
+        let agent: &[&str] = if self.agent {
+            &[]
+        } else {
+            &["--disable-agent"]
+        };
         let mut child = Command::new(program)
-            .args(["server", "--config", "/dev/null", "--disable-agent"])
+            .args(["server", "--config", "/dev/null"])
+            .args(agent)
             .args(["--data-dir", self.data_dir().to_str().unwrap()])
             .args(["--write-kubeconfig", self.kubeconfig().to_str().unwrap()])
             .args(["--https-listen-port", &self.port.to_string()])

@@ -1,0 +1,138 @@
+//! The kubelet: makes this machine a node of the cluster and runs the pods bound to it.
+//!
+//! - [`node`]: registration and the node's status; [`lease`]: the node's heartbeat Lease;
+//! - [`network`]: the pod network behind a trait ([`network::PodNetworking`]);
+//! - [`pods`]: the watch of the node's pods and one worker per pod ([`worker`]) that
+//!   converges the pod's sandbox and containers on its spec, with [`containers`] (the
+//!   runtime's container configs), [`images`] (pull policies), [`env`] (environment),
+//!   [`volumes`] (volume contents),
+//!   [`status`] (the pod's status as upstream reports it), [`probes`] (startup, liveness,
+//!   readiness), [`termination`] (graceful deletion) and [`backoff`] (crash loops).
+//!
+//! Inside `kedge server` the kubelet reaches the API server through the in-process transport
+//! as `system:node:<name>`, so the server's own node needs no tunnel.
+
+pub mod backoff;
+pub mod containers;
+pub mod env;
+pub mod images;
+pub mod lease;
+pub mod network;
+pub mod node;
+pub mod pods;
+pub mod probes;
+pub mod status;
+pub mod termination;
+pub mod volumes;
+pub mod worker;
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ipnet::Ipv4Net;
+use k8s_openapi::api::core::v1::Node;
+use kube::api::Api;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+use crate::api::ApiState;
+use crate::config::NodeConfig;
+use crate::controllers::events::Recorder;
+use crate::runtime::images::ImageStore;
+use crate::runtime::layout::RuntimeDirs;
+
+/// What the kubelet needs to know.
+#[derive(Clone, Debug)]
+pub struct KubeletConfig {
+    pub node: NodeConfig,
+    /// This node runs the control plane (`kedge server`).
+    pub control_plane: bool,
+    pub cluster_cidr: Ipv4Net,
+    pub service_cidr: Ipv4Net,
+    pub cluster_dns: Ipv4Addr,
+    pub cluster_domain: String,
+    pub runtime: RuntimeDirs,
+    /// Pod volumes: `<data-dir>/agent/kubelet/pods/<uid>/volumes/<name>`.
+    pub pods_dir: PathBuf,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KubeletError {
+    #[error("cannot register the node: {0}")]
+    Register(String),
+    #[error("cannot open the image store: {0}")]
+    ImageStore(#[from] crate::runtime::images::ImageError),
+    #[error("cannot recover the pods of an earlier run: {0}")]
+    Recover(std::io::Error),
+}
+
+/// What every part of the kubelet shares.
+pub struct Kubelet {
+    pub config: KubeletConfig,
+    pub client: kube::Client,
+    pub api: Arc<ApiState>,
+    pub events: Recorder,
+    pub images: ImageStore,
+    pub network: Arc<dyn network::PodNetworking>,
+}
+
+/// Runs the kubelet until `shutdown`. Start-up order:
+/// 1. open the image store and watch the air-gap directory `<data-dir>/agent/images`;
+/// 2. register the Node (and its podCIDR);
+/// 3. renew the Lease and keep the node's status fresh;
+/// 4. recover the pods of an earlier run, then sync the pods bound to this node.
+///
+/// Pods keep running when the kubelet stops: their shims outlive it, and the next run finds
+/// them again.
+///
+/// # Errors
+/// The image store cannot be opened or the node cannot be registered.
+pub async fn run(
+    api: Arc<ApiState>,
+    config: KubeletConfig,
+    network: Arc<dyn network::PodNetworking>,
+    shutdown: CancellationToken,
+) -> Result<(), KubeletError> {
+    let root = config.node.data_dir.agent();
+    let images = tokio::task::spawn_blocking(move || ImageStore::open(&root))
+        .await
+        .map_err(|e| KubeletError::Register(e.to_string()))??;
+    if let Ok(registries) = crate::runtime::images::Registries::load(&config.node.private_registry)
+    {
+        images.set_registries(registries);
+    }
+    let import = tokio::spawn({
+        let images = images.clone();
+        let dir = config.node.data_dir.agent_images();
+        let shutdown = shutdown.clone();
+        async move {
+            if let Err(error) = images.watch_import_dir(&dir, shutdown).await {
+                tracing::error!(%error, "the air-gap image directory watcher stopped");
+            }
+        }
+    });
+    let name = config.node.name.clone();
+    let kubelet = Arc::new(Kubelet {
+        client: crate::api::local::client(&api, &format!("node:{name}")),
+        events: Recorder::new(&api, "kubelet"),
+        api,
+        images,
+        network,
+        config,
+    });
+    let pod_cidr = node::register(&kubelet).await?;
+    let node_uid = Api::<Node>::all(kubelet.client.clone())
+        .get(&name)
+        .await
+        .map_err(|e| KubeletError::Register(e.to_string()))?
+        .metadata
+        .uid
+        .unwrap_or_default();
+    info!(node = %name, %pod_cidr, "the kubelet is running");
+    let lease = tokio::spawn(lease::run(kubelet.clone(), node_uid, shutdown.clone()));
+    let status = tokio::spawn(node::run_status(kubelet.clone(), shutdown.clone()));
+    let pods = pods::run(kubelet.clone(), shutdown.clone()).await;
+    let _ = tokio::join!(lease, status, import);
+    pods
+}

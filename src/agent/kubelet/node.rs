@@ -1,0 +1,375 @@
+//! The Node object: registration ([`register`]), the node's status (capacity, addresses,
+//! nodeInfo, conditions, images) and the loop that keeps it fresh ([`run_status`]): the
+//! status is written when it changes and at least every [`STATUS_REPORT_FREQUENCY`] (the
+//! heartbeat upstream's kubelet sends even when nothing changed), while liveness is the
+//! Lease's job ([`super::lease`]).
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::core::v1::Node;
+use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::{Kubelet, KubeletError};
+use crate::runtime::images::ImageStore;
+
+/// How often the node's status is computed (upstream's `nodeStatusUpdateFrequency`).
+pub const STATUS_UPDATE_FREQUENCY: Duration = Duration::from_secs(10);
+/// How often the status is written even when unchanged (upstream's `nodeStatusReportFrequency`).
+pub const STATUS_REPORT_FREQUENCY: Duration = Duration::from_secs(300);
+/// Pods a node accepts (upstream's `maxPods` default).
+pub const MAX_PODS: u32 = 110;
+/// Memory kept back from allocatable: upstream's hard eviction threshold `memory.available<100Mi`.
+const EVICTION_MEMORY_KI: u64 = 100 * 1024;
+/// Images listed in the node's status (upstream's `nodeStatusMaxImages`).
+const MAX_IMAGES: usize = 50;
+
+/// The `kubernetes.io/arch` value of this machine.
+pub fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "arm" => "arm",
+        "riscv64" => "riscv64",
+        "s390x" => "s390x",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// The node's labels: the well-known ones, then `--node-label` (which may override them).
+pub fn labels(kubelet: &Kubelet) -> BTreeMap<String, String> {
+    let config = &kubelet.config;
+    let mut labels = BTreeMap::new();
+    let name = config.node.name.clone();
+    for (key, value) in [
+        ("kubernetes.io/hostname", name.as_str()),
+        ("kubernetes.io/os", "linux"),
+        ("kubernetes.io/arch", arch()),
+        ("beta.kubernetes.io/os", "linux"),
+        ("beta.kubernetes.io/arch", arch()),
+    ] {
+        labels.insert(key.to_string(), value.to_string());
+    }
+    if config.control_plane {
+        // k3s labels its servers `…/control-plane=true` (kubeadm uses an empty value).
+        labels.insert(
+            "node-role.kubernetes.io/control-plane".into(),
+            "true".into(),
+        );
+    }
+    for (key, value) in &config.node.labels {
+        labels.insert(key.clone(), value.clone());
+    }
+    labels
+}
+
+fn taints(kubelet: &Kubelet) -> Vec<Value> {
+    kubelet
+        .config
+        .node
+        .taints
+        .iter()
+        .map(|t| {
+            let mut taint = json!({"key": t.key, "effect": t.effect});
+            if !t.value.is_empty() {
+                taint["value"] = json!(t.value);
+            }
+            taint
+        })
+        .collect()
+}
+
+/// The podCIDR this node asks for when the node IPAM controller has not assigned one.
+fn default_pod_cidr(kubelet: &Kubelet) -> String {
+    // A single-node server takes the first /24 of --cluster-cidr. With several nodes the node
+    // IPAM controller assigns each node its own /24 and this fallback is never used.
+    let cidr = kubelet.config.cluster_cidr;
+    format!("{}/24", cidr.network())
+}
+
+/// Registers the node, or adopts an existing Node object of the same name (after a restart):
+/// its labels are brought up to date, missing `--node-taint` taints are added and an empty
+/// podCIDR is filled in. Returns the node's podCIDR.
+///
+/// # Errors
+/// The API server refused the Node.
+pub async fn register(kubelet: &Kubelet) -> Result<String, KubeletError> {
+    let nodes: Api<Node> = Api::all(kubelet.client.clone());
+    let name = &kubelet.config.node.name;
+    let pod_cidr = default_pod_cidr(kubelet);
+    let node: Node = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {
+            "name": name,
+            "labels": labels(kubelet),
+            "annotations": {"node.alpha.kubernetes.io/ttl": "0"},
+        },
+        "spec": {"podCIDR": pod_cidr, "podCIDRs": [pod_cidr], "taints": taints(kubelet)},
+    }))
+    .map_err(|e| KubeletError::Register(e.to_string()))?;
+    match nodes.create(&PostParams::default(), &node).await {
+        Ok(_) => {
+            info!(node = %name, %pod_cidr, "registered the node");
+            return Ok(pod_cidr);
+        }
+        Err(kube::Error::Api(status)) if status.code == 409 => {}
+        Err(error) => return Err(KubeletError::Register(error.to_string())),
+    }
+    let existing = nodes
+        .get(name)
+        .await
+        .map_err(|e| KubeletError::Register(e.to_string()))?;
+    let spec = existing.spec.clone().unwrap_or_default();
+    let mut patch = json!({"metadata": {"labels": labels(kubelet)}});
+    let mut merged: Vec<Value> = spec
+        .taints
+        .iter()
+        .flatten()
+        .filter_map(|t| serde_json::to_value(t).ok())
+        .collect();
+    let mut taints_changed = false;
+    for taint in taints(kubelet) {
+        if !merged
+            .iter()
+            .any(|t| t["key"] == taint["key"] && t["effect"] == taint["effect"])
+        {
+            merged.push(taint);
+            taints_changed = true;
+        }
+    }
+    if taints_changed {
+        patch["spec"] = json!({"taints": merged});
+    }
+    let cidr = match spec.pod_cidr.filter(|c| !c.is_empty()) {
+        Some(cidr) => cidr,
+        None => {
+            patch["spec"]["podCIDR"] = json!(pod_cidr);
+            patch["spec"]["podCIDRs"] = json!([pod_cidr]);
+            pod_cidr
+        }
+    };
+    nodes
+        .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .map_err(|e| KubeletError::Register(e.to_string()))?;
+    info!(node = %name, pod_cidr = %cidr, "the node was registered before; updated it");
+    Ok(cidr)
+}
+
+/// The node's IP: `--node-ip`, else the default route's source address, else loopback.
+pub fn node_ip(kubelet: &Kubelet) -> IpAddr {
+    kubelet
+        .config
+        .node
+        .ip
+        .or_else(crate::host::default_route_ip)
+        .unwrap_or(IpAddr::from([127, 0, 0, 1]))
+}
+
+fn read_trimmed(path: &str) -> String {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn memory_total_ki() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+fn os_image() -> String {
+    std::fs::read_to_string("/etc/os-release")
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+                .map(|v| v.trim_matches('"').to_string())
+        })
+        .unwrap_or_else(|| "Linux".into())
+}
+
+/// Capacity of the node's file system holding `path`, in KiB.
+fn storage_ki(path: &std::path::Path) -> u64 {
+    let mut probe = path.to_path_buf();
+    while !probe.exists() {
+        if !probe.pop() {
+            return 0;
+        }
+    }
+    rustix::fs::statvfs(&probe)
+        .map(|s| s.f_blocks * s.f_frsize / 1024)
+        .unwrap_or(0)
+}
+
+/// The parts of the status that describe the machine (they change rarely).
+fn machine_status(kubelet: &Kubelet) -> Value {
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let memory = memory_total_ki();
+    let storage = storage_ki(kubelet.config.node.data_dir.root());
+    let capacity = json!({
+        "cpu": cpus.to_string(),
+        "memory": format!("{memory}Ki"),
+        "ephemeral-storage": format!("{storage}Ki"),
+        "hugepages-1Gi": "0",
+        "hugepages-2Mi": "0",
+        "pods": MAX_PODS.to_string(),
+    });
+    // Upstream's defaults hold back the hard eviction thresholds: 100Mi of memory and 10% of
+    // the node's file system.
+    let allocatable = json!({
+        "cpu": cpus.to_string(),
+        "memory": format!("{}Ki", memory.saturating_sub(EVICTION_MEMORY_KI)),
+        "ephemeral-storage": (storage / 10 * 9 * 1024).to_string(),
+        "hugepages-1Gi": "0",
+        "hugepages-2Mi": "0",
+        "pods": MAX_PODS.to_string(),
+    });
+    let mut addresses =
+        vec![json!({"type": "InternalIP", "address": node_ip(kubelet).to_string()})];
+    if let Some(external) = kubelet.config.node.external_ip {
+        addresses.push(json!({"type": "ExternalIP", "address": external.to_string()}));
+    }
+    addresses.push(json!({"type": "Hostname", "address": kubelet.config.node.name}));
+    json!({
+        "capacity": capacity,
+        "allocatable": allocatable,
+        "addresses": addresses,
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+        "nodeInfo": {
+            "machineID": read_trimmed("/etc/machine-id"),
+            "systemUUID": read_trimmed("/sys/class/dmi/id/product_uuid"),
+            "bootID": read_trimmed("/proc/sys/kernel/random/boot_id"),
+            "kernelVersion": read_trimmed("/proc/sys/kernel/osrelease"),
+            "osImage": os_image(),
+            "containerRuntimeVersion": format!("kedge://{}", crate::VERSION),
+            "kubeletVersion": crate::api::git_version(),
+            "kubeProxyVersion": "",
+            "operatingSystem": "linux",
+            "architecture": arch(),
+        },
+    })
+}
+
+fn images(store: &ImageStore) -> Vec<Value> {
+    let mut images = store.list();
+    images.sort_by_key(|image| std::cmp::Reverse(image.size));
+    images
+        .iter()
+        .take(MAX_IMAGES)
+        .map(|image| {
+            let mut names: Vec<&String> = image.repo_digests.iter().collect();
+            names.extend(image.names.iter());
+            json!({"names": names, "sizeBytes": image.size})
+        })
+        .collect()
+}
+
+/// The node's conditions, without timestamps: (type, status, reason, message).
+fn conditions() -> [(&'static str, &'static str, &'static str, &'static str); 4] {
+    [
+        (
+            "MemoryPressure",
+            "False",
+            "KubeletHasSufficientMemory",
+            "kubelet has sufficient memory available",
+        ),
+        (
+            "DiskPressure",
+            "False",
+            "KubeletHasNoDiskPressure",
+            "kubelet has no disk pressure",
+        ),
+        (
+            "PIDPressure",
+            "False",
+            "KubeletHasSufficientPID",
+            "kubelet has sufficient PID available",
+        ),
+        (
+            "Ready",
+            "True",
+            "KubeletReady",
+            "kubelet is posting ready status",
+        ),
+    ]
+}
+
+/// The node's status without heartbeat times, to tell whether anything changed.
+fn observed(kubelet: &Kubelet) -> Value {
+    let mut status = machine_status(kubelet);
+    status["images"] = json!(images(&kubelet.images));
+    status["conditions"] = json!(
+        conditions()
+            .iter()
+            .map(|(t, s, r, m)| json!({"type": t, "status": s, "reason": r, "message": m}))
+            .collect::<Vec<_>>()
+    );
+    status
+}
+
+/// Keeps the node's status fresh until `shutdown`: computed every
+/// [`STATUS_UPDATE_FREQUENCY`], written when it changed or [`STATUS_REPORT_FREQUENCY`] passed.
+pub async fn run_status(kubelet: std::sync::Arc<Kubelet>, shutdown: CancellationToken) {
+    let nodes: Api<Node> = Api::all(kubelet.client.clone());
+    let name = kubelet.config.node.name.clone();
+    let mut last: Option<(Value, Instant)> = None;
+    // The time each condition last changed, kept across writes.
+    let mut transitions: BTreeMap<String, (String, String)> = BTreeMap::new();
+    loop {
+        let status = observed(&kubelet);
+        let due = match &last {
+            Some((previous, at)) => *previous != status || at.elapsed() >= STATUS_REPORT_FREQUENCY,
+            None => true,
+        };
+        if due {
+            let now = crate::api::object::now();
+            let mut body = status.clone();
+            if let Some(list) = body["conditions"].as_array_mut() {
+                for condition in list {
+                    let kind = condition["type"].as_str().unwrap_or_default().to_string();
+                    let value = condition["status"].as_str().unwrap_or_default().to_string();
+                    let entry = transitions
+                        .entry(kind)
+                        .or_insert_with(|| (value.clone(), now.clone()));
+                    if entry.0 != value {
+                        *entry = (value, now.clone());
+                    }
+                    condition["lastHeartbeatTime"] = json!(now);
+                    condition["lastTransitionTime"] = json!(entry.1);
+                }
+            }
+            match nodes
+                .patch_status(
+                    &name,
+                    &PatchParams::default(),
+                    &Patch::Merge(&json!({"status": body})),
+                )
+                .await
+            {
+                Ok(_) => last = Some((status, Instant::now())),
+                Err(error) => {
+                    warn!(node = %name, %error, "cannot update the node's status; retrying")
+                }
+            }
+        }
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = tokio::time::sleep(STATUS_UPDATE_FREQUENCY) => {}
+        }
+    }
+}

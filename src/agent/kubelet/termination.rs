@@ -1,0 +1,124 @@
+//! The end of a pod on the node: graceful deletion ([`PodWorker::terminate`]: stop the
+//! containers within the grace period, report the terminal status, remove the sandbox,
+//! network, volumes and logs, then delete the pod with grace 0, as upstream's kubelet does),
+//! a pod removed from the API without that ([`PodWorker::tear_down`]), and the sandbox of a
+//! pod that finished ([`PodWorker::stop_sandbox`]).
+
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Pod;
+use kube::api::{Api, DeleteParams, Preconditions};
+use tracing::{info, warn};
+
+use super::volumes::PodVolumes;
+use super::worker::{Next, PodWorker, WorkerError, blocking};
+use crate::runtime::state::{ContainerState, ContainerStatus};
+
+impl PodWorker {
+    /// Stops the sandbox of a pod that finished (its containers have exited).
+    pub(super) async fn stop_sandbox(&mut self) -> Result<(), WorkerError> {
+        if let Some(handle) = self.sandbox.take() {
+            blocking(&handle, |h| h.clone().shutdown(Duration::ZERO)).await?;
+            if let Err(error) = self.kubelet.network.detach(&self.uid()).await {
+                warn!(%error, "cannot release the pod's network");
+            }
+        }
+        Ok(())
+    }
+
+    /// Graceful deletion: stop every container within the pod's grace period, report the
+    /// terminal status, remove the sandbox and volumes, then delete the pod for good.
+    pub(super) async fn terminate(&mut self) -> Result<Next, WorkerError> {
+        let grace = self
+            .pod
+            .metadata
+            .deletion_grace_period_seconds
+            .unwrap_or(30)
+            .max(0) as u64;
+        let mut seen = self.lost.clone();
+        if let Some(handle) = self.sandbox.clone()
+            && let Ok(status) = blocking(&handle, |h| h.status()).await
+        {
+            let running: Vec<ContainerStatus> = status
+                .containers
+                .iter()
+                .filter(|c| c.state != ContainerState::Exited)
+                .cloned()
+                .collect();
+            let mut stops = Vec::new();
+            for c in running {
+                self.kubelet.events.normal(
+                    &self.about(Some(&c.name)),
+                    "Killing",
+                    &format!("Stopping container {}", c.name),
+                );
+                let id = format!("{}.{}", c.name, c.attempt);
+                let grace = Duration::from_secs(grace);
+                stops.push(blocking(&handle, move |h| h.stop_container(&id, grace)));
+            }
+            for result in futures::future::join_all(stops).await {
+                if let Err(error) = result {
+                    warn!(%error, "cannot stop a container");
+                }
+            }
+            if let Ok(status) = blocking(&handle, |h| h.status()).await {
+                seen = self.merged(status.containers);
+            }
+        }
+        // A deleted pod ends in a terminal phase, whatever its restartPolicy (as upstream).
+        self.waiting.clear();
+        let mut terminal = self.pod.clone();
+        if let Some(spec) = terminal.spec.as_mut() {
+            spec.restart_policy = Some("Never".into());
+        }
+        let original = std::mem::replace(&mut self.pod, terminal);
+        let reported = self.report(&seen).await;
+        let latest = std::mem::replace(&mut self.pod, original);
+        if latest.metadata.uid == self.pod.metadata.uid {
+            self.pod.status = latest.status;
+        }
+        reported?;
+        self.tear_down().await?;
+        let pods: Api<Pod> = Api::namespaced(self.kubelet.client.clone(), &self.namespace());
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: self.pod.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match pods.delete(&self.name(), &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => {}
+            Err(error) => return Err(error.into()),
+        }
+        info!(pod = %format!("{}/{}", self.namespace(), self.name()), "the pod was deleted");
+        Ok(Next::Done)
+    }
+
+    /// Removes everything the pod has on the node.
+    pub(super) async fn tear_down(&mut self) -> Result<(), WorkerError> {
+        if let Some(handle) = self.sandbox.take() {
+            blocking(&handle, |h| h.clone().shutdown(Duration::ZERO)).await?;
+        }
+        if let Err(error) = self.kubelet.network.detach(&self.uid()).await {
+            warn!(%error, "cannot release the pod's network");
+        }
+        let dir = self.kubelet.config.pods_dir.clone();
+        let uid = self.uid();
+        // The container logs go with the pod, as upstream's kubelet removes them.
+        let logs = self.kubelet.config.runtime.logs.join(format!(
+            "{}_{}_{}",
+            self.namespace(),
+            self.name(),
+            uid
+        ));
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = std::fs::remove_dir_all(logs);
+            PodVolumes::remove(&dir, &uid)
+        })
+        .await;
+        Ok(())
+    }
+}
