@@ -63,6 +63,11 @@ impl DataDir {
         self.agent().join("kubelet").join("pods")
     }
 
+    /// The pod network's state (the IP allocations).
+    pub fn agent_network(&self) -> PathBuf {
+        self.agent().join("network")
+    }
+
     /// Air-gap image archives, imported at start and whenever one appears.
     pub fn agent_images(&self) -> PathBuf {
         self.agent().join("images")

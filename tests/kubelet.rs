@@ -155,6 +155,20 @@ impl Drop for Node {
                 }
             }
         }
+        // The pod network's bridge and nftables table (the pods' veths went with them).
+        let network = kedge::agent::network::NetworkConfig::new(
+            "10.42.0.0/24".parse().unwrap(),
+            "10.42.0.0/16".parse().unwrap(),
+            self.cluster.data_dir().join("agent/network"),
+        );
+        let teardown = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(kedge::agent::network::PodNetwork::teardown(&network));
+        if let Err(error) = teardown {
+            eprintln!("cannot remove the pod network: {error}");
+        }
         for entry in std::fs::read_dir(&dirs.logs)
             .into_iter()
             .flatten()
@@ -272,7 +286,8 @@ fn the_server_is_a_node_that_runs_pods() {
     assert!(log.contains("stdout F ns: default"), "{log}");
     assert!(log.contains("stdout F k8s: 10.43.0.1"), "{log}");
 
-    // A Deployment of two replicas on the host's network reaches Ready.
+    // A Deployment of two replicas on the pod network reaches Ready, each pod with its own
+    // IP from the node's podCIDR, serving HTTP that the host reaches.
     node.apply(
         r#"
 apiVersion: apps/v1
@@ -284,12 +299,11 @@ spec:
   template:
     metadata: {labels: {app: web}}
     spec:
-      hostNetwork: true
       terminationGracePeriodSeconds: 2
       containers:
       - name: web
         image: kedge.test/busybox:1
-        command: ["/bin/sh", "-c", "trap 'exit 0' TERM QUIT; while true; do sleep 1; done"]
+        command: ["/bin/busybox", "httpd", "-f", "-p", "8080", "-h", "/etc"]
 "#,
     );
     node.wait("the Deployment to be available", || {
@@ -300,6 +314,30 @@ spec:
         "{.items[*].status.conditions[?(@.type==\"Ready\")].status}",
     );
     assert!(ready.contains("True"), "{ready}");
+    let ips = node.wait("both web pods to have an IP", || {
+        let ips = node.get(
+            "pods",
+            "{.items[?(@.metadata.labels.app==\"web\")].status.podIP}",
+        );
+        (ips.split_whitespace().count() == 2).then_some(ips)
+    });
+    let ips: Vec<&str> = ips.split_whitespace().collect();
+    assert_ne!(ips[0], ips[1]);
+    let pod_cidr = node.get(&format!("node/{name}"), "{.spec.podCIDR}");
+    for ip in &ips {
+        let ip: std::net::Ipv4Addr = ip.parse().unwrap();
+        let cidr: ipnet::Ipv4Net = pod_cidr.parse().unwrap();
+        assert!(cidr.contains(&ip), "{ip} outside the node's podCIDR {cidr}");
+        let served = node.wait(&format!("HTTP from pod {ip}"), || {
+            let mut stream = std::net::TcpStream::connect((ip, 8080)).ok()?;
+            use std::io::{Read, Write};
+            stream.write_all(b"GET /passwd HTTP/1.0\r\n\r\n").ok()?;
+            let mut answer = String::new();
+            stream.read_to_string(&mut answer).ok()?;
+            answer.contains(" 200 OK").then_some(answer)
+        });
+        assert!(served.contains("root:"), "{served}");
+    }
 
     // A crash loop: restarts counted, then back-off.
     node.apply(&pod("crash", "Always", "echo crashing; exit 3", ""));

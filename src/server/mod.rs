@@ -163,7 +163,12 @@ fn start_kubelet(
     config: &ServerConfig,
     shutdown: &CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    use crate::agent::kubelet::{self, KubeletConfig, network::HostNetworkOnly};
+    use crate::agent::kubelet::{self, KubeletConfig, network::NodeNetwork};
+    if !nix::unistd::Uid::effective().is_root() {
+        anyhow::bail!(
+            "the node agent needs root (namespaces, mounts, cgroups, the pod network): run kedge server as root, or pass --disable-agent for a control plane without a node"
+        );
+    }
     let shim_binary =
         std::env::current_exe().context("cannot find the kedge executable to start shims from")?;
     let kubelet_config = KubeletConfig {
@@ -176,9 +181,12 @@ fn start_kubelet(
         runtime: crate::runtime::layout::RuntimeDirs::for_data_dir(&config.data_dir, shim_binary),
         pods_dir: config.data_dir.kubelet_pods(),
     };
-    // The pod network (bridge, veths, IPAM) plugs in here; until then pods other than
-    // hostNetwork ones get no pod IP.
-    let network = Arc::new(HostNetworkOnly);
+    let network = Arc::new(NodeNetwork::new(
+        crate::api::local::client(state, &format!("node:{}", config.node.name)),
+        &config.node.name,
+        config.cluster_cidr.into(),
+        config.data_dir.agent_network(),
+    ));
     let run = kubelet::run(
         state.clone(),
         kubelet_config,

@@ -1,10 +1,9 @@
 //! The pod network as the kubelet sees it: [`PodNetworking`] attaches a pod's network
 //! namespace to the node's pod network and detaches it when the pod goes.
 //!
-//! The bridge, veth pairs and IPAM live in `crate::agent::network::PodNetwork` (built on
-//! another branch); it plugs in here by implementing this trait. Until then the kubelet runs
-//! with [`HostNetworkOnly`]: `hostNetwork` pods get the node's IP, other pods get a network
-//! namespace with only loopback and no pod IP in their status.
+//! The bridge, veth pairs and IPAM live in `crate::agent::network::PodNetwork`; [`NodeNetwork`]
+//! sets it up from the Node's podCIDR and implements the trait with it. `hostNetwork` pods are
+//! never attached: they use the node's addresses.
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -54,23 +53,117 @@ pub trait PodNetworking: Send + Sync {
     async fn detach(&self, pod_uid: &str) -> Result<(), NetworkError>;
 }
 
-/// The network until the pod network is plugged in: nothing to attach (hostNetwork pods use
-/// the node's addresses, which the kubelet reports itself).
-#[derive(Debug, Default)]
-pub struct HostNetworkOnly;
+/// The node's real pod network ([`crate::agent::network::PodNetwork`]: a bridge, one veth per
+/// pod, IPAM kept on disk), set up on first use from the Node's `spec.podCIDR` — which the
+/// kubelet registers or the node IPAM controller assigns, so it is only known once the node
+/// exists.
+pub struct NodeNetwork {
+    client: kube::Client,
+    node: String,
+    cluster_cidr: ipnet::IpNet,
+    state_dir: std::path::PathBuf,
+    network: tokio::sync::OnceCell<crate::agent::network::PodNetwork>,
+}
 
-#[async_trait::async_trait]
-impl PodNetworking for HostNetworkOnly {
-    async fn attach(
-        &self,
-        _pod_uid: &str,
-        _netns: &Path,
-        _host_ports: &[HostPort],
-    ) -> Result<Option<PodAddresses>, NetworkError> {
-        Ok(None)
+impl NodeNetwork {
+    pub fn new(
+        client: kube::Client,
+        node: &str,
+        cluster_cidr: ipnet::IpNet,
+        state_dir: std::path::PathBuf,
+    ) -> Self {
+        NodeNetwork {
+            client,
+            node: node.to_string(),
+            cluster_cidr,
+            state_dir,
+            network: tokio::sync::OnceCell::new(),
+        }
     }
 
-    async fn detach(&self, _pod_uid: &str) -> Result<(), NetworkError> {
-        Ok(())
+    async fn network(
+        &self,
+        pod_uid: &str,
+    ) -> Result<&crate::agent::network::PodNetwork, NetworkError> {
+        use crate::agent::network::{NetworkConfig, PodNetwork};
+        let fail = |message: String| NetworkError {
+            pod_uid: pod_uid.to_string(),
+            message,
+        };
+        self.network
+            .get_or_try_init(|| async {
+                let nodes: kube::Api<k8s_openapi::api::core::v1::Node> =
+                    kube::Api::all(self.client.clone());
+                let node = nodes
+                    .get(&self.node)
+                    .await
+                    .map_err(|e| fail(format!("cannot read node {}: {e}", self.node)))?;
+                let pod_cidr = node
+                    .spec
+                    .and_then(|s| s.pod_cidr)
+                    .filter(|c| !c.is_empty())
+                    .ok_or_else(|| fail(format!("node {} has no podCIDR yet", self.node)))?;
+                let pod_cidr: ipnet::IpNet = pod_cidr
+                    .parse()
+                    .map_err(|e| fail(format!("podCIDR {pod_cidr:?}: {e}")))?;
+                let config =
+                    NetworkConfig::new(pod_cidr, self.cluster_cidr, self.state_dir.clone());
+                let network = PodNetwork::setup(config)
+                    .await
+                    .map_err(|e| fail(e.to_string()))?;
+                tracing::info!(node = %self.node, %pod_cidr, "pod network ready");
+                Ok(network)
+            })
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl PodNetworking for NodeNetwork {
+    async fn attach(
+        &self,
+        pod_uid: &str,
+        netns: &Path,
+        host_ports: &[HostPort],
+    ) -> Result<Option<PodAddresses>, NetworkError> {
+        use crate::agent::network::{HostPort as Mapping, Protocol};
+        let fail = |message: String| NetworkError {
+            pod_uid: pod_uid.to_string(),
+            message,
+        };
+        let mut mappings = Vec::with_capacity(host_ports.len());
+        for port in host_ports {
+            let protocol: Protocol = port
+                .protocol
+                .parse()
+                .map_err(|e| fail(format!("hostPort {}: {e}", port.host_port)))?;
+            mappings.push(Mapping {
+                host_port: port.host_port,
+                container_port: port.container_port,
+                protocol,
+                host_ip: port.host_ip,
+            });
+        }
+        let addresses = self
+            .network(pod_uid)
+            .await?
+            .attach(pod_uid, netns, &mappings)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        Ok(Some(PodAddresses {
+            ip: addresses.ip,
+            gateway: Some(addresses.gateway),
+        }))
+    }
+
+    async fn detach(&self, pod_uid: &str) -> Result<(), NetworkError> {
+        self.network(pod_uid)
+            .await?
+            .detach(pod_uid)
+            .await
+            .map_err(|e| NetworkError {
+                pod_uid: pod_uid.to_string(),
+                message: e.to_string(),
+            })
     }
 }
