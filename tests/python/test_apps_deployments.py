@@ -11,6 +11,20 @@ from kubernetes.client.rest import ApiException
 from conftest import assert_delete_status, deployment_body, expect_error, gone, wait_for
 
 
+def replace_on_conflict(read, change, replace, attempts=20):
+    """Read, change and replace until no other writer came in between, as client-go's
+    RetryOnConflict does: the Deployment controller writes the status meanwhile."""
+    for _ in range(attempts):
+        obj = read()
+        change(obj)
+        try:
+            return replace(obj)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+    raise AssertionError("still conflicting after %d attempts" % attempts)
+
+
 def test_deployment_create_applies_upstream_defaults(apps, namespace):
     created = apps.create_namespaced_deployment(namespace, deployment_body("web", replicas=2))
     assert created.kind == "Deployment"
@@ -53,10 +67,12 @@ def test_deployment_list_replace_patch_delete(apps, namespace):
     assert [d.metadata.name for d in apps.list_namespaced_deployment(namespace, field_selector="metadata.name=a").items] == ["a"]
     assert sorted(d.metadata.name for d in apps.list_namespaced_deployment(namespace).items) == ["a", "b"]
 
-    current = apps.read_namespaced_deployment("b", namespace)
     stale = apps.read_namespaced_deployment("b", namespace)
-    current.spec.replicas = 4
-    replaced = apps.replace_namespaced_deployment("b", namespace, current)
+    replaced = replace_on_conflict(
+        lambda: apps.read_namespaced_deployment("b", namespace),
+        lambda d: setattr(d.spec, "replicas", 4),
+        lambda d: apps.replace_namespaced_deployment("b", namespace, d),
+    )
     assert replaced.spec.replicas == 4
     assert replaced.metadata.generation == 2
 
@@ -112,9 +128,11 @@ def test_deployment_scale_subresource(apps, namespace):
     assert scaled.kind == "Scale" and scaled.spec.replicas == 3
     assert apps.read_namespaced_deployment("scaled", namespace).spec.replicas == 3
 
-    scale = apps.read_namespaced_deployment_scale("scaled", namespace)
-    scale.spec.replicas = 0
-    replaced = apps.replace_namespaced_deployment_scale("scaled", namespace, scale)
+    replaced = replace_on_conflict(
+        lambda: apps.read_namespaced_deployment_scale("scaled", namespace),
+        lambda scale: setattr(scale.spec, "replicas", 0),
+        lambda scale: apps.replace_namespaced_deployment_scale("scaled", namespace, scale),
+    )
     assert replaced.spec.replicas == 0
     deployment = apps.read_namespaced_deployment("scaled", namespace)
     assert deployment.spec.replicas == 0
