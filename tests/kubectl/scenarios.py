@@ -1061,6 +1061,24 @@ def s_edit(t):
     t.expect_equal(t.jsonpath("cm", "e1", "{.data.k}"), "json", "data after a JSON edit")
 
 
+def settle(t, kind, name, timeout=20):
+    """Waits until the controller has caught up with the object (status.observedGeneration is
+    metadata.generation) and nothing writes it for half a second: kubectl says "(no change)"
+    only when the object it read before patching equals the patched one, so a status write in
+    between would make it say "patched"."""
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        obj = t.get_json(kind, name)
+        meta, status = obj["metadata"], obj.get("status", {})
+        now = (meta["resourceVersion"], status.get("observedGeneration"), meta.get("generation"))
+        if now == last and now[1] == now[2]:
+            return
+        last = now
+        time.sleep(0.5)
+    t.expect(False, f"{kind}/{name} did not settle: {last}")
+
+
 @scenario("patch")
 def s_patch(t):
     containers = [{"name": "web", "image": "nginx:1.25"}, {"name": "side", "image": "busybox:1.36"}]
@@ -1074,6 +1092,7 @@ def s_patch(t):
     t.expect_equal(containers_of(), [("web", "nginx:1.26"), ("side", "busybox:1.36")], "containers after a strategic merge patch (merged by name)")
     r = t.ok("patch", "deployment", "d1", "--type=strategic", "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"side","$patch":"delete"}]}}}}')
     t.expect_equal(containers_of(), [("web", "nginx:1.26")], "containers after a strategic $patch: delete")
+    settle(t, "deploy", "d1")
     r = t.ok("patch", "deployment", "d1", "--type=strategic", "-p", '{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"nginx:1.26"}]}}}}')
     t.expect_lines(r, ["deployment.apps/d1 patched (no change)"])
 
@@ -1421,6 +1440,7 @@ def s_wait(t):
     t.expect_err_line(r, "error: timed out waiting for the condition on deployments/w")
 
     # the status subresource ignores spec, and the main resource ignores status
+    settle(t, "deploy", "w")
     r = t.ok("patch", "deployment", "w", "--subresource=status", "--type=merge", "-p", '{"spec":{"replicas":5}}')
     t.expect_lines(r, ["deployment.apps/w patched (no change)"])
     t.expect_equal(t.jsonpath("deploy", "w", "{.spec.replicas}"), "0", "spec.replicas after a status patch")
