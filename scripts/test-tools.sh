@@ -6,6 +6,7 @@
 # - Debian's shellcheck, systemd (systemd-analyze verify), nftables, iproute2 and curl, for
 #   the install.sh tests (tests/install.rs);
 # - Debian's busybox-static (the runtime tests' root filesystem) and runc (the runtime benchmark);
+# - Debian's qemu-user-static (the aarch64 release binary runs under qemu-aarch64-static);
 # - Debian's docker-registry (the image pull tests run it on loopback) and zstd (compressed
 #   test archives); scripts/build-test-image.sh builds the test image from busybox-static.
 # Prints the tools directory; the tests find it through KEDGE_TEST_TOOLS.
@@ -29,7 +30,7 @@ fi
 
 # Debian packages, by the command each provides.
 missing=""
-for pair in shellcheck:shellcheck systemd-analyze:systemd nft:nftables ip:iproute2 curl:curl unshare:util-linux runc:runc docker-registry:docker-registry zstd:zstd; do
+for pair in shellcheck:shellcheck systemd-analyze:systemd nft:nftables ip:iproute2 curl:curl unshare:util-linux runc:runc docker-registry:docker-registry zstd:zstd qemu-aarch64-static:qemu-user-static; do
   command -v "${pair%%:*}" >/dev/null || missing="$missing ${pair#*:}"
 done
 # The runtime tests need busybox linked statically (Debian's busybox may not be).

