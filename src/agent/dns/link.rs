@@ -1,0 +1,177 @@
+//! The node-local address of the cluster DNS: a dummy link (`kedge-dns`) holding
+//! `--cluster-dns` as a /32, created over rtnetlink. Pods reach that address through their
+//! default route (the bridge, i.e. the host), and the host delivers it locally — no Service
+//! and no service-proxy rule is involved. The link outlives the server, like the bridge, so
+//! that pods keep resolving across a restart; [`remove`] is for uninstalling.
+//!
+//! The kernel is reached through [`DnsLinkKernel`], with the real [`LinuxDnsLink`] and a
+//! recording fake in the tests.
+
+use std::io;
+use std::net::Ipv4Addr;
+
+use async_trait::async_trait;
+use futures::TryStreamExt;
+use rtnetlink::packet_route::address::AddressAttribute;
+use rtnetlink::{LinkDummy, LinkUnspec};
+
+/// The name of the link holding the cluster DNS address.
+pub const LINK_NAME: &str = "kedge-dns";
+
+/// The link operations the cluster DNS needs.
+#[async_trait]
+pub trait DnsLinkKernel: Send + Sync {
+    /// Creates the dummy link `name` if missing, gives it `address`/32 and brings it up.
+    async fn ensure(&self, name: &str, address: Ipv4Addr) -> io::Result<()>;
+    /// Deletes the link `name` if it exists.
+    async fn remove(&self, name: &str) -> io::Result<()>;
+}
+
+/// The real kernel, over rtnetlink.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct LinuxDnsLink;
+
+fn netlink_err(step: &str, error: rtnetlink::Error) -> io::Error {
+    match &error {
+        rtnetlink::Error::NetlinkError(message) if message.raw_code() != 0 => {
+            let errno = message.to_io();
+            io::Error::new(errno.kind(), format!("{step}: {errno}"))
+        }
+        _ => io::Error::other(format!("{step}: {error}")),
+    }
+}
+
+fn is_errno(error: &rtnetlink::Error, errno: i32) -> bool {
+    matches!(error, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -errno)
+}
+
+async fn link_index(handle: &rtnetlink::Handle, name: &str) -> io::Result<Option<u32>> {
+    let mut links = handle.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await {
+        Ok(link) => Ok(link.map(|l| l.header.index)),
+        Err(e) if is_errno(&e, libc::ENODEV) => Ok(None),
+        Err(e) => Err(netlink_err(&format!("looking up link {name}"), e)),
+    }
+}
+
+#[async_trait]
+impl DnsLinkKernel for LinuxDnsLink {
+    async fn ensure(&self, name: &str, address: Ipv4Addr) -> io::Result<()> {
+        let (connection, handle, _) = rtnetlink::new_connection()?;
+        let connection = tokio::spawn(connection);
+        let result = async {
+            if link_index(&handle, name).await?.is_none() {
+                match handle.link().add(LinkDummy::new(name).build()).execute().await {
+                    Ok(()) => {}
+                    Err(e) if is_errno(&e, libc::EEXIST) => {}
+                    Err(e) => return Err(netlink_err(&format!("creating dummy link {name}"), e)),
+                }
+            }
+            let index = link_index(&handle, name).await?.ok_or_else(|| {
+                io::Error::new(io::ErrorKind::NotFound, format!("link {name} vanished"))
+            })?;
+            let mut existing = handle
+                .address()
+                .get()
+                .set_link_index_filter(index)
+                .execute();
+            let mut present = false;
+            while let Some(message) = existing
+                .try_next()
+                .await
+                .map_err(|e| netlink_err(&format!("listing the addresses of {name}"), e))?
+            {
+                present |= message.header.prefix_len == 32
+                    && message.attributes.iter().any(|a| {
+                        matches!(a, AddressAttribute::Address(ip) if *ip == std::net::IpAddr::V4(address))
+                    });
+            }
+            if !present {
+                match handle
+                    .address()
+                    .add(index, address.into(), 32)
+                    .execute()
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(e) if is_errno(&e, libc::EEXIST) => {}
+                    Err(e) => {
+                        return Err(netlink_err(
+                            &format!("adding {address}/32 to {name}"),
+                            e,
+                        ));
+                    }
+                }
+            }
+            handle
+                .link()
+                .set(LinkUnspec::new_with_name(name).up().build())
+                .execute()
+                .await
+                .map_err(|e| netlink_err(&format!("bringing {name} up"), e))
+        }
+        .await;
+        connection.abort();
+        result
+    }
+
+    async fn remove(&self, name: &str) -> io::Result<()> {
+        let (connection, handle, _) = rtnetlink::new_connection()?;
+        let connection = tokio::spawn(connection);
+        let result = async {
+            let Some(index) = link_index(&handle, name).await? else {
+                return Ok(());
+            };
+            match handle.link().del(index).execute().await {
+                Ok(()) => Ok(()),
+                Err(e) if is_errno(&e, libc::ENODEV) => Ok(()),
+                Err(e) => Err(netlink_err(&format!("deleting link {name}"), e)),
+            }
+        }
+        .await;
+        connection.abort();
+        result
+    }
+}
+
+/// Deletes the cluster DNS link (uninstall).
+///
+/// # Errors
+/// When the kernel refuses the deletion.
+pub async fn remove() -> io::Result<()> {
+    LinuxDnsLink.remove(LINK_NAME).await
+}
+
+#[cfg(test)]
+pub mod fake {
+    //! A recording fake of [`DnsLinkKernel`].
+
+    use std::sync::Mutex;
+
+    use super::*;
+
+    #[derive(Default)]
+    pub struct RecordingDnsLink {
+        pub calls: Mutex<Vec<String>>,
+        pub fail: bool,
+    }
+
+    #[async_trait]
+    impl DnsLinkKernel for RecordingDnsLink {
+        async fn ensure(&self, name: &str, address: Ipv4Addr) -> io::Result<()> {
+            self.calls
+                .lock()
+                .unwrap()
+                .push(format!("ensure {name} {address}/32"));
+            if self.fail {
+                return Err(io::Error::from_raw_os_error(libc::EPERM));
+            }
+            Ok(())
+        }
+
+        async fn remove(&self, name: &str) -> io::Result<()> {
+            self.calls.lock().unwrap().push(format!("remove {name}"));
+            Ok(())
+        }
+    }
+}
