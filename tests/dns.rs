@@ -55,7 +55,8 @@ fn test_image(dir: &Path) -> PathBuf {
     dir.join("busybox-docker.tar")
 }
 
-/// A fake upstream resolver: answers every A question with [`UPSTREAM_ANSWER`] until dropped.
+/// A fake upstream resolver until dropped: names under `example.` have the A record
+/// [`UPSTREAM_ANSWER`], others are NXDOMAIN.
 struct FakeUpstream {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -80,7 +81,12 @@ impl FakeUpstream {
                 };
                 let mut response = Message::response(request.metadata.id, request.metadata.op_code);
                 response.add_queries(request.queries.iter().cloned());
+                let ours = |q: &Query| q.name().to_ascii().ends_with(".example.");
+                if request.queries.first().is_some_and(|q| !ours(q)) {
+                    response.metadata.response_code = ResponseCode::NXDomain;
+                }
                 if let Some(query) = request.queries.first()
+                    && ours(query)
                     && query.query_type() == RecordType::A
                 {
                     response.add_answer(Record::from_rdata(
@@ -276,7 +282,9 @@ impl Drop for Node {
         {
             eprintln!("cannot remove the pod network: {error}");
         }
-        if let Err(error) = runtime.block_on(kedge::agent::dns::link::remove()) {
+        if let Err(error) = runtime.block_on(kedge::agent::dns::link::remove(Ipv4Addr::new(
+            10, 43, 0, 10,
+        ))) {
             eprintln!("cannot remove the cluster DNS link: {error}");
         }
         for entry in std::fs::read_dir(&dirs.logs)
@@ -340,13 +348,23 @@ spec:
   externalName: upstream.example
 "#;
 
-/// A pod that looks names up through its own resolv.conf, one `nslookup` per line.
-fn client_pod(names: &[&str]) -> String {
-    let script: Vec<String> = names
+/// A pod that looks names up through its own resolv.conf with `nslookup`: `lookups` as
+/// they are, and `searched` through the resolv.conf's search path the way the C library's
+/// resolver applies it to names with fewer than 5 dots (busybox `nslookup` applies the path
+/// only to names without a dot, and busybox `wget` cannot resolve in a static build).
+fn client_pod(lookups: &[&str], searched: &[&str]) -> String {
+    let script: Vec<String> = lookups
         .iter()
-        .map(|name| format!("echo \"== {name}\"; /bin/busybox nslookup -type=a {name} || exit 1"))
+        .map(|name| format!("echo \"== {name}\"; /bin/busybox nslookup -type=a {name} 2>&1"))
+        .chain(searched.iter().map(|name| {
+            format!(
+                "echo \"== {name} (searched)\"; for domain in $(/bin/busybox sed -n 's/^search //p' /etc/resolv.conf); do /bin/busybox nslookup -type=a {name}.$domain. 2>&1; done"
+            )
+        }))
         .collect();
-    let script = script.join("; ");
+    // busybox nslookup tries every search domain and fails if any is NXDOMAIN: its status
+    // says nothing, its output is checked instead.
+    let script = format!("cat /etc/resolv.conf; {}; echo done", script.join("; "));
     format!(
         r#"
 apiVersion: v1
@@ -461,13 +479,15 @@ fn cluster_dns_answers_pods_and_the_host() {
     assert_eq!(namespace.metadata.response_code, ResponseCode::NoError);
 
     // From a pod, through its resolv.conf (nameserver 10.43.0.10, the search path).
-    node.apply(&client_pod(&[
-        "web",
-        "web.default",
-        "web.default.svc.cluster.local",
-        "web-headless",
-        "alias",
-    ]));
+    node.apply(&client_pod(
+        &[
+            "web",
+            "web.default.svc.cluster.local",
+            "web-headless",
+            "alias",
+        ],
+        &["web.default", "web"],
+    ));
     let phase = node.wait("the client pod to finish", || {
         let phase = node.get("pod/client", "{.status.phase}");
         (phase == "Succeeded" || phase == "Failed").then_some(phase)
@@ -476,11 +496,15 @@ fn cluster_dns_answers_pods_and_the_host() {
     let log = std::fs::read_to_string(format!("/var/log/pods/default_client_{uid}/main/0.log"))
         .expect("the client's CRI log");
     assert_eq!(phase, "Succeeded", "{log}");
+    assert!(
+        log.contains("can't find web.default.default.svc.cluster.local.: NXDOMAIN"),
+        "{log}"
+    );
     for name in [
         "web",
-        "web.default",
         "web.default.svc.cluster.local",
         "alias",
+        "web.default (searched)",
     ] {
         let section = log
             .split(&format!("== {name}\n"))

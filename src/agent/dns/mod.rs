@@ -75,7 +75,7 @@ pub async fn run(
     kernel: &dyn DnsLinkKernel,
     shutdown: CancellationToken,
 ) -> Result<(), DnsError> {
-    kernel
+    let link = kernel
         .ensure(link::LINK_NAME, config.cluster_dns)
         .await
         .map_err(|source| DnsError::LinkSetup {
@@ -118,6 +118,7 @@ pub async fn run(
     });
     info!(
         %address,
+        %link,
         domain = %config.cluster_domain,
         upstreams = ?resolver.upstreams,
         "cluster DNS is serving"
