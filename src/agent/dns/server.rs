@@ -200,3 +200,133 @@ async fn serve_connection(resolver: &Resolver, mut stream: TcpStream) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::Ipv4Addr;
+    use std::sync::RwLock;
+
+    use hickory_proto::op::{Edns, Query};
+    use hickory_proto::rr::RData;
+    use k8s_openapi::api::core::v1::{Namespace, Service};
+    use k8s_openapi::api::discovery::v1::EndpointSlice;
+    use serde_json::json;
+
+    use super::*;
+    use crate::agent::dns::index::ClusterIndex;
+
+    /// A resolver for `domain` over one Service `default/big` with `endpoints` ready
+    /// endpoints (headless), forwarding to `upstreams`.
+    fn resolver_in(domain: &str, endpoints: u8, upstreams: Vec<SocketAddr>) -> Arc<Resolver> {
+        let mut index = ClusterIndex::default();
+        let namespace: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
+        index.replace_all(&[namespace]);
+        let service: Service = serde_json::from_value(json!({
+            "metadata": {"namespace": "default", "name": "big"},
+            "spec": {"clusterIP": "None", "ports": [{"name": "http", "port": 80}]}}))
+        .unwrap();
+        index.replace_all(&[service]);
+        let addresses: Vec<_> = (1..=endpoints)
+            .map(|i| json!({"addresses": [format!("10.42.0.{i}")]}))
+            .collect();
+        let slice: EndpointSlice = serde_json::from_value(json!({
+            "metadata": {"namespace": "default", "name": "big-1",
+                         "labels": {"kubernetes.io/service-name": "big"}},
+            "addressType": "IPv4", "endpoints": addresses}))
+        .unwrap();
+        index.replace_all(&[slice]);
+        Arc::new(Resolver {
+            index: Arc::new(RwLock::new(index)),
+            zone: Zone {
+                domain: domain.into(),
+                dns_ip: Ipv4Addr::LOCALHOST,
+                service_cidr: "10.43.0.0/16".parse().unwrap(),
+                cluster_cidr: "10.42.0.0/16".parse().unwrap(),
+            },
+            upstreams,
+        })
+    }
+
+    fn resolver(endpoints: u8, upstreams: Vec<SocketAddr>) -> Arc<Resolver> {
+        resolver_in("cluster.local", endpoints, upstreams)
+    }
+
+    fn query(name: &str, edns: bool) -> Message {
+        let mut message = Message::query();
+        message.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        if edns {
+            let mut e = Edns::new();
+            e.set_max_payload(4096);
+            message.set_edns(e);
+        }
+        message
+    }
+
+    async fn serve(resolver: Arc<Resolver>, shutdown: &CancellationToken) -> SocketAddr {
+        let udp = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let address = udp.local_addr().unwrap();
+        let tcp = TcpListener::bind(address).await.unwrap();
+        tokio::spawn(serve_udp(resolver.clone(), udp, shutdown.clone()));
+        tokio::spawn(serve_tcp(resolver, tcp, shutdown.clone()));
+        address
+    }
+
+    async fn ask_udp(server: SocketAddr, message: &Message) -> Message {
+        let socket = UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        socket
+            .send_to(&message.to_vec().unwrap(), server)
+            .await
+            .unwrap();
+        let mut buffer = vec![0; 65_535];
+        let n = tokio::time::timeout(std::time::Duration::from_secs(5), socket.recv(&mut buffer))
+            .await
+            .unwrap()
+            .unwrap();
+        Message::from_vec(&buffer[..n]).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_large_answer_is_truncated_over_udp_and_whole_over_tcp() {
+        let shutdown = CancellationToken::new();
+        let server = serve(resolver(60, Vec::new()), &shutdown).await;
+        let request = query("big.default.svc.cluster.local.", false);
+        let udp = ask_udp(server, &request).await;
+        assert!(udp.metadata.truncation);
+        assert!(udp.answers.is_empty());
+
+        let with_edns = ask_udp(server, &query("big.default.svc.cluster.local.", true)).await;
+        assert!(!with_edns.metadata.truncation);
+        assert_eq!(with_edns.answers.len(), 60);
+
+        let mut stream = TcpStream::connect(server).await.unwrap();
+        for _ in 0..2 {
+            write_framed(&mut stream, &request.to_vec().unwrap())
+                .await
+                .unwrap();
+            let answer = read_framed(&mut stream).await.unwrap().unwrap();
+            let answer = Message::from_vec(&answer).unwrap();
+            assert!(!answer.metadata.truncation);
+            assert_eq!(answer.answers.len(), 60);
+        }
+        shutdown.cancel();
+    }
+
+    #[tokio::test]
+    async fn other_names_are_forwarded_or_servfail_without_upstreams() {
+        let shutdown = CancellationToken::new();
+        // The upstream is another resolver of the same kind that knows `big`: a forwarded
+        // question for it comes back answered.
+        let upstream = serve(resolver(1, Vec::new()), &shutdown).await;
+        let upstream_zone = resolver_in("upstream.test", 1, vec![upstream]);
+        let server = serve(upstream_zone, &shutdown).await;
+        let answer = ask_udp(server, &query("big.default.svc.cluster.local.", false)).await;
+        assert_eq!(answer.metadata.response_code, ResponseCode::NoError);
+        assert!(matches!(answer.answers[0].data, RData::A(_)));
+
+        let lonely = serve(resolver(1, Vec::new()), &shutdown).await;
+        let answer = ask_udp(lonely, &query("example.org.", false)).await;
+        assert_eq!(answer.metadata.response_code, ResponseCode::ServFail);
+        shutdown.cancel();
+    }
+}
