@@ -40,8 +40,6 @@ if [ "$start" = yes ]; then
   cleanup() {
     kill -TERM "$server" 2>/dev/null || true
     wait "$server" 2>/dev/null || true
-    # The DNS address outlives a server by design; this one was throwaway.
-    ip link del kedge-dns 2>/dev/null || ip addr del 10.43.0.10/32 dev lo 2>/dev/null || true
     rm -rf "$work"
   }
   trap cleanup EXIT

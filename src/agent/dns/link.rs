@@ -3,8 +3,8 @@
 //! (EOPNOTSUPP, e.g. some container hosts) the /32 goes on the loopback link `lo` instead,
 //! which the kernel delivers the same way. Pods reach that address through their
 //! default route (the bridge, i.e. the host), and the host delivers it locally — no Service
-//! and no service-proxy rule is involved. The link outlives the server, like the bridge, so
-//! that pods keep resolving across a restart; [`remove`] is for uninstalling.
+//! and no service-proxy rule is involved. The DNS removes the address when it stops (without
+//! a listener it serves nothing); [`remove`] does the same for tests and uninstalling.
 //!
 //! The kernel is reached through [`DnsLinkKernel`], with the real [`LinuxDnsLink`] and a
 //! recording fake in the tests.

@@ -64,7 +64,7 @@ pub enum DnsError {
 }
 
 /// Serves cluster DNS until `shutdown`: puts the address on the node, binds UDP and TCP, and
-/// answers from the watched index.
+/// answers from the watched index; at shutdown, takes the address away again.
 ///
 /// # Errors
 /// When the address cannot be set up or the port cannot be bound; answering itself never
@@ -128,6 +128,11 @@ pub async fn run(
         server::serve_udp(resolver.clone(), udp, shutdown.clone()),
         server::serve_tcp(resolver.clone(), tcp, shutdown.clone()),
     );
+    // Without a listener the address would only turn pods' queries into refusals; removing
+    // it leaves the node as it was.
+    if let Err(error) = kernel.remove(link::LINK_NAME, config.cluster_dns).await {
+        warn!(%error, "cannot remove the cluster DNS address");
+    }
     Ok(())
 }
 
@@ -162,7 +167,10 @@ mod tests {
             .unwrap();
         assert_eq!(
             *kernel.calls.lock().unwrap(),
-            vec!["ensure kedge-dns 127.0.0.1/32".to_string()]
+            vec![
+                "ensure kedge-dns 127.0.0.1/32".to_string(),
+                "remove kedge-dns".to_string()
+            ]
         );
     }
 
