@@ -284,8 +284,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("token", "joining agents"),
     ("token-file", "joining agents"),
     ("server", "control planes of several servers"),
-    ("cluster-dns", "cluster DNS"),
-    ("cluster-domain", "cluster DNS"),
     ("disable", "packaged components"),
     ("disable-kube-proxy", "the service proxy"),
 ];

@@ -1,6 +1,8 @@
 //! `kedge agent`: a node that joins a server; [`kubelet`]: the node agent's pod side, also
-//! run inside `kedge server` for the server's own node.
+//! run inside `kedge server` for the server's own node; [`dns`]: the cluster DNS every node
+//! serves.
 
+pub mod dns;
 pub mod kubelet;
 
 pub mod network;

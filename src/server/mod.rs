@@ -24,7 +24,7 @@ use crate::store::{self, Store, sqlite::SqliteStore};
 /// 4. fill the watch cache and follow the datastore;
 /// 5. listen on `--https-listen-port`, create the system namespaces;
 /// 6. start the controllers, the scheduler and (unless `--disable-agent`) the kubelet of this
-///    server's own node; write the kubeconfig.
+///    server's own node and its cluster DNS; write the kubeconfig.
 ///
 /// # Errors
 /// Fails when the datastore, certificates, listener or kubeconfig cannot be set up.
@@ -103,10 +103,13 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     } else {
         crate::scheduler::start(&state, &shutdown)
     };
-    let kubelet = if config.disable_agent {
-        tokio::spawn(async {})
+    let (kubelet, cluster_dns) = if config.disable_agent {
+        (tokio::spawn(async {}), tokio::spawn(async {}))
     } else {
-        start_kubelet(&state, &config, &shutdown)?
+        (
+            start_kubelet(&state, &config, &shutdown)?,
+            start_cluster_dns(&state, &config, &shutdown),
+        )
     };
     let server_url = format!(
         "https://{}:{}",
@@ -134,6 +137,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         deadline,
         [
             ("kubelet", kubelet),
+            ("cluster DNS", cluster_dns),
             ("controllers", controllers),
             ("scheduler", scheduler),
             ("CRD controller", crds),
@@ -198,6 +202,30 @@ fn start_kubelet(
             error!(%error, "the kubelet stopped");
         }
     }))
+}
+
+/// Starts the cluster DNS of the server's own node, in process, next to its kubelet.
+fn start_cluster_dns(
+    state: &Arc<ApiState>,
+    config: &ServerConfig,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    use crate::agent::dns::{self, DnsConfig, link::LinuxDnsLink};
+    let dns_config = DnsConfig {
+        cluster_dns: config.cluster_dns,
+        cluster_domain: config.cluster_domain.clone(),
+        service_cidr: config.service_cidr,
+        cluster_cidr: config.cluster_cidr,
+        resolv_conf: config.node.resolv_conf.clone(),
+        port: 53,
+    };
+    let client = crate::api::local::client(state, "kedge-dns");
+    let shutdown = shutdown.child_token();
+    tokio::spawn(async move {
+        if let Err(error) = dns::run(client, dns_config, &LinuxDnsLink, shutdown).await {
+            error!(%error, "the cluster DNS stopped");
+        }
+    })
 }
 
 /// How long the server's components get to finish after SIGTERM before they are abandoned.
