@@ -378,3 +378,40 @@ fn server_tells_systemd_it_is_ready() {
     assert_eq!(&buf[..n], b"READY=1");
     assert!(server.stop().success());
 }
+
+/// In a network namespace with only loopback (no default route, no interface address), the
+/// server has no address to advertise: it says so and names the flags that fix it, instead of
+/// advertising 127.0.0.1, which Endpoints may not hold. Needs root (`unshare --net`); skips
+/// without it unless `CI` is set.
+#[test]
+fn server_without_any_address_names_the_fix() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "this test needs root in CI"
+        );
+        eprintln!("skipped: needs root for unshare --net");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let program = kedge().get_program().to_owned();
+    let output = Command::new("unshare")
+        .arg("--net")
+        .arg(program)
+        .args(["server", "--config", "/dev/null", "--disable-agent"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--write-kubeconfig")
+        .arg(dir.path().join("kubeconfig"))
+        .env_remove("KEDGE_CONFIG_FILE")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let err = stderr(&output);
+    assert!(
+        err.contains("no default route and no non-loopback IPv4 address")
+            && err.contains("--node-ip"),
+        "{err}"
+    );
+}

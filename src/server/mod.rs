@@ -94,8 +94,10 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     let advertise = config
         .advertise_address
         .or(config.node.ip)
-        .or_else(crate::host::default_route_ip)
-        .unwrap_or(IpAddr::from([127, 0, 0, 1]));
+        .or_else(crate::host::node_ip)
+        .context(
+            "this machine has no default route and no non-loopback IPv4 address to advertise the API server at: give an interface an address, or pass --node-ip or --advertise-address",
+        )?;
     bootstrap::kubernetes_service(&state, advertise, config.https_port).await?;
     let controllers = crate::controllers::start(&state, &shutdown);
     let scheduler = if config.disable_scheduler {
@@ -278,7 +280,7 @@ fn serving_names(config: &ServerConfig) -> ServingNames {
             )),
         ],
     };
-    let detected = crate::host::default_route_ip();
+    let detected = crate::host::node_ip();
     for ip in [
         config.node.ip,
         config.node.external_ip,

@@ -168,7 +168,7 @@ pub fn node_ip(kubelet: &Kubelet) -> IpAddr {
         .config
         .node
         .ip
-        .or_else(crate::host::default_route_ip)
+        .or_else(crate::host::node_ip)
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
