@@ -287,7 +287,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("cluster-dns", "cluster DNS"),
     ("cluster-domain", "cluster DNS"),
     ("disable", "packaged components"),
-    ("disable-kube-proxy", "the service proxy"),
 ];
 
 /// The flags in `set` whose feature is not implemented yet, with the feature's name.
