@@ -420,7 +420,12 @@ spec:
             .then_some(())
     });
     let log = node.run_pod("after", &get_loop(&web, 80, 10));
-    assert_eq!(answers(&log), vec![left; 10], "{log}");
+    assert_eq!(
+        answers(&log),
+        vec![left; 10],
+        "{log}\n{}",
+        node.kubectl(&["get", "pods", "-o", "wide"])
+    );
 
     // A deleted Service's rules leave the table.
     node.kubectl(&["delete", "service", "web", "front"]);
