@@ -2,7 +2,7 @@
 //! renders the table for `--services` Services × `--endpoints` endpoints and applies it with
 //! `nft -f -` in a network namespace of its own (nothing on the host is touched, and the
 //! namespace goes away with the process), then changes one endpoint among them and syncs
-//! again, as the proxy does (a whole re-render, one transaction).
+//! again, as the proxy does (a whole re-render, then one transaction with what changed).
 //!
 //! Prints, as medians over `--iterations` runs: render and apply time of the full sync, and
 //! of a sync after one endpoint change.
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use kedge::agent::proxy::model::{Endpoint, Protocol, ServicePort};
 use kedge::agent::proxy::nft::NftCommand;
-use kedge::agent::proxy::rules::{DEFAULT_TABLE, Ruleset};
+use kedge::agent::proxy::rules::{DEFAULT_TABLE, Ruleset, Table};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -70,14 +70,27 @@ fn render(ports: &[ServicePort]) -> String {
     .render()
 }
 
-/// Renders and applies; returns (render, apply) times.
-fn sync(nft: &NftCommand, ports: &[ServicePort]) -> Result<(Duration, Duration)> {
+/// Renders and applies (an update from `applied` if given); returns the table and the
+/// (render, apply) times.
+fn sync(
+    nft: &NftCommand,
+    ports: &[ServicePort],
+    applied: Option<&Table>,
+) -> Result<(Table, Duration, Duration)> {
     let started = Instant::now();
-    let script = render(ports);
+    let table = Ruleset {
+        table: DEFAULT_TABLE,
+        cluster_cidr: "10.42.0.0/16".parse().unwrap_or_default(),
+        ports,
+    }
+    .build();
+    let script = applied
+        .and_then(|a| table.update_script(a))
+        .unwrap_or_else(|| table.full_script());
     let rendered = started.elapsed();
     let started = Instant::now();
     nft.run(&["-f", "-"], &script)?;
-    Ok((rendered, started.elapsed()))
+    Ok((table, rendered, started.elapsed()))
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -101,7 +114,7 @@ fn main() -> Result<()> {
     for i in 0..iterations {
         // From an empty namespace: the first sync after start.
         nft.run(&["-f", "-"], "flush ruleset\n")?;
-        let (r, a) = sync(&nft, &ports)?;
+        let (table, r, a) = sync(&nft, &ports, None)?;
         full_render.push(r);
         full_apply.push(a);
         // One endpoint of one Service replaced.
@@ -109,7 +122,7 @@ fn main() -> Result<()> {
         if let Some(endpoint) = ports.get_mut(changed).and_then(|p| p.endpoints.first_mut()) {
             endpoint.ip = Ipv4Addr::from(u32::from(endpoint.ip) ^ 0x0001_0000);
         }
-        let (r, a) = sync(&nft, &ports)?;
+        let (_, r, a) = sync(&nft, &ports, Some(&table))?;
         one_render.push(r);
         one_apply.push(a);
     }

@@ -4,12 +4,14 @@
 //! externalIPs and LoadBalancer addresses lead to ready endpoints.
 //!
 //! - [`model`]: Services and EndpointSlices joined into [`model::ServicePort`]s;
-//! - [`rules`]: the table's script, a pure function of the Service ports;
+//! - [`rules`]: the table's content, a pure function of the Service ports;
+//! - [`table`]: the scripts made from it: the whole table, or an update from the last one;
 //! - [`nft`]: the kernel boundary ([`nft::RuleApplier`]): for now the `nft` command, `nft -f -`;
 //! - [`servicelb`]: the built-in ServiceLB writing LoadBalancer Services' ingress addresses.
 //!
 //! Bursts of changes are coalesced for [`SYNC_DELAY`], then the whole table is re-rendered and
-//! applied if it changed. On shutdown the table is left in place: running pods keep their
+//! what changed is applied: the whole table at start (and after a failure), else an update of
+//! the chains, sets and map elements that differ, one transaction either way. On shutdown the table is left in place: running pods keep their
 //! Services until kedge starts again; `kedge-killall.sh` (and so the uninstall script)
 //! deletes every table whose name starts with `kedge`, this one included.
 
@@ -17,6 +19,7 @@ pub mod model;
 pub mod nft;
 pub mod rules;
 pub mod servicelb;
+pub mod table;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -162,8 +165,9 @@ struct Proxy {
     applier: Arc<dyn RuleApplier>,
     services: Store<Service>,
     slices: Store<EndpointSlice>,
-    /// The last script applied.
-    applied: Option<String>,
+    /// The table as last applied; `None` before the first sync and after a failure, when
+    /// the next sync replaces the whole table.
+    applied: Option<rules::Table>,
 }
 
 impl Proxy {
@@ -173,25 +177,36 @@ impl Proxy {
         let started = Instant::now();
         let services = self.services.state();
         let ports = model::service_ports(&services, &self.slices.state(), &self.config.node_name);
-        let script = Ruleset {
+        let table = Ruleset {
             table: &self.config.table,
             cluster_cidr: self.config.cluster_cidr,
             ports: &ports,
         }
-        .render();
+        .build();
         let mut ok = true;
-        if self.applied.as_deref() != Some(script.as_str()) {
-            match self.applier.apply(&script).await {
+        if self.applied.as_ref() != Some(&table) {
+            let update = self.applied.as_ref().and_then(|t| table.update_script(t));
+            let mut result = match &update {
+                Some(script) => self.applier.apply(script).await,
+                None => self.applier.apply(&table.full_script()).await,
+            };
+            if let (Some(_), Err(error)) = (&update, &result) {
+                warn!(%error, "the service proxy's update failed; replacing the whole table");
+                result = self.applier.apply(&table.full_script()).await;
+            }
+            match result {
                 Ok(()) => {
                     debug!(
                         service_ports = ports.len(),
+                        full = update.is_none(),
                         elapsed = ?started.elapsed(),
                         "service proxy rules applied"
                     );
-                    self.applied = Some(script);
+                    self.applied = Some(table);
                 }
                 Err(error) => {
                     error!(%error, "the service proxy cannot apply its nftables rules; retrying in {RETRY_DELAY:?}");
+                    self.applied = None;
                     ok = false;
                 }
             }

@@ -19,12 +19,17 @@
 //!   ClusterIP from outside the cluster CIDR (the host itself, for example).
 
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
 
 use super::model::{Endpoint, Protocol, ServicePort};
+pub use super::table::{Object, Table};
+
+/// The key of maps by destination address.
+const IP_KEY: &str = "ipv4_addr . inet_proto . inet_service";
+/// The key of maps by port on any node address.
+const PORT_KEY: &str = "inet_proto . inet_service";
 
 /// The nftables family of the proxy's table.
 pub const FAMILY: &str = "ip";
@@ -101,113 +106,34 @@ impl Ruleset<'_> {
     /// The whole script: declare, delete, and define the table, applied as one transaction.
     /// Everything is defined before it is referenced.
     pub fn render(&self) -> String {
-        let table = self.table;
-        let mut out = delete_script(table);
-        let _ = writeln!(out, "table {FAMILY} {table} {{");
+        self.build().full_script()
+    }
 
-        let _ = writeln!(out, "\tchain reject-chain {{");
-        let _ = writeln!(out, "\t\tmeta l4proto tcp reject with tcp reset");
-        let _ = writeln!(out, "\t\treject");
-        let _ = writeln!(out, "\t}}");
-        let _ = writeln!(out, "\tchain mark-for-masquerade {{");
-        let _ = writeln!(out, "\t\tmeta mark set meta mark | {MASQUERADE_MARK:#x}");
-        let _ = writeln!(out, "\t}}");
-        let _ = writeln!(out, "\tchain masquerading {{");
-        let _ = writeln!(out, "\t\tmeta mark & {MASQUERADE_MARK:#x} == 0 return");
-        let _ = writeln!(out, "\t\tmeta mark set meta mark ^ {MASQUERADE_MARK:#x}");
-        let _ = writeln!(out, "\t\tmasquerade fully-random");
-        let _ = writeln!(out, "\t}}");
-
+    /// The table as named objects, for a full script or an update from an earlier table.
+    pub fn build(&self) -> Table {
+        let mut objects = Vec::new();
         let mut maps = Maps::default();
         for port in self.ports {
-            self.render_port(&mut out, &mut maps, port);
+            self.render_port(&mut objects, &mut maps, port);
         }
-
-        write_map(
-            &mut out,
-            "service-ips",
-            "ipv4_addr . inet_proto . inet_service",
-            &maps.service_ips,
-        );
-        write_map(
-            &mut out,
-            "service-nodeports",
-            "inet_proto . inet_service",
-            &maps.service_nodeports,
-        );
-        write_map(
-            &mut out,
-            "no-endpoint-services",
-            "ipv4_addr . inet_proto . inet_service",
-            &maps.no_endpoint_services,
-        );
-        write_map(
-            &mut out,
-            "no-endpoint-nodeports",
-            "inet_proto . inet_service",
-            &maps.no_endpoint_nodeports,
-        );
-
-        let _ = writeln!(out, "\tchain services {{");
-        let _ = writeln!(
-            out,
-            "\t\tip daddr . meta l4proto . th dport vmap @service-ips"
-        );
-        let _ = writeln!(
-            out,
-            "\t\tfib daddr type local meta l4proto . th dport vmap @service-nodeports"
-        );
-        let _ = writeln!(out, "\t}}");
-        let _ = writeln!(out, "\tchain service-endpoints-check {{");
-        let _ = writeln!(
-            out,
-            "\t\tip daddr . meta l4proto . th dport vmap @no-endpoint-services"
-        );
-        let _ = writeln!(out, "\t}}");
-        let _ = writeln!(out, "\tchain nodeport-endpoints-check {{");
-        let _ = writeln!(
-            out,
-            "\t\tfib daddr type local meta l4proto . th dport vmap @no-endpoint-nodeports"
-        );
-        let _ = writeln!(out, "\t}}");
-
-        // Priorities as numbers (dstnat -100, srcnat 100; filter chains at -110, ahead of
-        // DNAT): older nft accepts the keywords only on some hooks.
-        for (name, hook, jump) in [
-            ("filter-forward", "forward", "service-endpoints-check"),
-            ("filter-output", "output", "service-endpoints-check"),
-            ("filter-input", "input", "nodeport-endpoints-check"),
-        ] {
-            let _ = writeln!(out, "\tchain {name} {{");
-            let _ = writeln!(
-                out,
-                "\t\ttype filter hook {hook} priority -110; policy accept;"
-            );
-            let _ = writeln!(out, "\t\tct state new jump {jump}");
-            let _ = writeln!(out, "\t}}");
+        Table {
+            name: self.table.to_string(),
+            objects,
+            maps: [
+                ("service-ips", IP_KEY, maps.service_ips),
+                ("service-nodeports", PORT_KEY, maps.service_nodeports),
+                ("no-endpoint-services", IP_KEY, maps.no_endpoint_services),
+                (
+                    "no-endpoint-nodeports",
+                    PORT_KEY,
+                    maps.no_endpoint_nodeports,
+                ),
+            ],
         }
-        for (name, hook) in [("nat-prerouting", "prerouting"), ("nat-output", "output")] {
-            let _ = writeln!(out, "\tchain {name} {{");
-            let _ = writeln!(
-                out,
-                "\t\ttype nat hook {hook} priority -100; policy accept;"
-            );
-            let _ = writeln!(out, "\t\tjump services");
-            let _ = writeln!(out, "\t}}");
-        }
-        let _ = writeln!(out, "\tchain nat-postrouting {{");
-        let _ = writeln!(
-            out,
-            "\t\ttype nat hook postrouting priority 100; policy accept;"
-        );
-        let _ = writeln!(out, "\t\tjump masquerading");
-        let _ = writeln!(out, "\t}}");
-        let _ = writeln!(out, "}}");
-        out
     }
 
     /// The chains of one Service port, and its entries in the verdict maps.
-    fn render_port(&self, out: &mut String, maps: &mut Maps, port: &ServicePort) {
+    fn render_port(&self, objects: &mut Vec<Object>, maps: &mut Maps, port: &ServicePort) {
         let cidr = self.cluster_cidr;
         let all = port.usable_endpoints(false);
         let local = port.usable_endpoints(true);
@@ -228,35 +154,34 @@ impl Ruleset<'_> {
         used.dedup();
         for endpoint in &used {
             if let Some(timeout) = port.affinity_timeout {
-                let _ = writeln!(out, "\tset {} {{", affinity_set(port, endpoint));
-                let _ = writeln!(out, "\t\ttype ipv4_addr");
-                let _ = writeln!(out, "\t\tflags dynamic,timeout");
-                let _ = writeln!(out, "\t\ttimeout {timeout}s");
-                let _ = writeln!(out, "\t}}");
+                objects.push(Object::AffinitySet {
+                    name: affinity_set(port, endpoint),
+                    timeout,
+                });
             }
-            let _ = writeln!(out, "\tchain {} {{", endpoint_chain(port, endpoint));
-            let _ = writeln!(out, "\t\tip saddr {} jump mark-for-masquerade", endpoint.ip);
+            let mut rules = vec![format!("ip saddr {} jump mark-for-masquerade", endpoint.ip)];
             if port.affinity_timeout.is_some() {
-                let _ = writeln!(
-                    out,
-                    "\t\tupdate @{} {{ ip saddr }}",
+                rules.push(format!(
+                    "update @{} {{ ip saddr }}",
                     affinity_set(port, endpoint)
-                );
+                ));
             }
-            let _ = writeln!(
-                out,
-                "\t\tmeta l4proto {} dnat to {}:{}",
+            rules.push(format!(
+                "meta l4proto {} dnat to {}:{}",
                 port.protocol, endpoint.ip, endpoint.port
-            );
-            let _ = writeln!(out, "\t}}");
+            ));
+            objects.push(Object::Chain {
+                name: endpoint_chain(port, endpoint),
+                rules,
+            });
         }
 
         // The balancing chains.
         if needs_all && !all.is_empty() {
-            self.balancing_chain(out, &chain("svc", port), port, &all);
+            objects.push(self.balancing_chain(&chain("svc", port), port, &all));
         }
         if needs_local && !local.is_empty() {
-            self.balancing_chain(out, &chain("local", port), port, &local);
+            objects.push(self.balancing_chain(&chain("local", port), port, &local));
         }
 
         // ClusterIP.
@@ -288,27 +213,32 @@ impl Ruleset<'_> {
         }
         let reachable = if all.is_empty() {
             None
-        } else if port.external_local {
-            let ext = chain("ext", port);
-            let _ = writeln!(out, "\tchain {ext} {{");
-            // Pods and the node itself still reach every endpoint; only their traffic from
-            // the host is masqueraded, so replies come back through it.
-            let _ = writeln!(out, "\t\tip saddr {cidr} goto {}", chain("svc", port));
-            let _ = writeln!(out, "\t\tfib saddr type local jump mark-for-masquerade");
-            let _ = writeln!(out, "\t\tfib saddr type local goto {}", chain("svc", port));
-            if local.is_empty() {
-                let _ = writeln!(out, "\t\tdrop");
-            } else {
-                let _ = writeln!(out, "\t\tgoto {}", chain("local", port));
-            }
-            let _ = writeln!(out, "\t}}");
-            Some(ext)
         } else {
             let ext = chain("ext", port);
-            let _ = writeln!(out, "\tchain {ext} {{");
-            let _ = writeln!(out, "\t\tjump mark-for-masquerade");
-            let _ = writeln!(out, "\t\tgoto {}", chain("svc", port));
-            let _ = writeln!(out, "\t}}");
+            let svc = chain("svc", port);
+            let rules = if port.external_local {
+                // Pods and the node itself still reach every endpoint; only the node's traffic
+                // is masqueraded, so replies come back through it.
+                vec![
+                    format!("ip saddr {cidr} goto {svc}"),
+                    "fib saddr type local jump mark-for-masquerade".to_string(),
+                    format!("fib saddr type local goto {svc}"),
+                    if local.is_empty() {
+                        "drop".to_string()
+                    } else {
+                        format!("goto {}", chain("local", port))
+                    },
+                ]
+            } else {
+                vec![
+                    "jump mark-for-masquerade".to_string(),
+                    format!("goto {svc}"),
+                ]
+            };
+            objects.push(Object::Chain {
+                name: ext.clone(),
+                rules,
+            });
             Some(ext)
         };
         let proto = port.protocol;
@@ -338,28 +268,19 @@ impl Ruleset<'_> {
 
     /// A chain spreading new connections over `endpoints`: clients with affinity go back to
     /// their endpoint, others to a random one.
-    fn balancing_chain(
-        &self,
-        out: &mut String,
-        name: &str,
-        port: &ServicePort,
-        endpoints: &[Endpoint],
-    ) {
+    fn balancing_chain(&self, name: &str, port: &ServicePort, endpoints: &[Endpoint]) -> Object {
         let cidr = self.cluster_cidr;
-        let _ = writeln!(out, "\tchain {name} {{");
-        let _ = writeln!(
-            out,
-            "\t\tip daddr {} ip saddr != {cidr} jump mark-for-masquerade",
+        let mut rules = vec![format!(
+            "ip daddr {} ip saddr != {cidr} jump mark-for-masquerade",
             port.cluster_ip
-        );
+        )];
         if port.affinity_timeout.is_some() {
             for endpoint in endpoints {
-                let _ = writeln!(
-                    out,
-                    "\t\tip saddr @{} goto {}",
+                rules.push(format!(
+                    "ip saddr @{} goto {}",
                     affinity_set(port, endpoint),
                     endpoint_chain(port, endpoint)
-                );
+                ));
             }
         }
         let choices: Vec<String> = endpoints
@@ -367,27 +288,16 @@ impl Ruleset<'_> {
             .enumerate()
             .map(|(i, e)| format!("{i} : goto {}", endpoint_chain(port, e)))
             .collect();
-        let _ = writeln!(
-            out,
-            "\t\tnumgen random mod {} vmap {{ {} }}",
+        rules.push(format!(
+            "numgen random mod {} vmap {{ {} }}",
             endpoints.len(),
             choices.join(", ")
-        );
-        let _ = writeln!(out, "\t}}");
-    }
-}
-
-fn write_map(out: &mut String, name: &str, key_type: &str, elements: &BTreeMap<String, String>) {
-    let _ = writeln!(out, "\tmap {name} {{");
-    let _ = writeln!(out, "\t\ttype {key_type} : verdict");
-    if !elements.is_empty() {
-        let _ = writeln!(out, "\t\telements = {{");
-        for (key, verdict) in elements {
-            let _ = writeln!(out, "\t\t\t{key} : {verdict},");
+        ));
+        Object::Chain {
+            name: name.to_string(),
+            rules,
         }
-        let _ = writeln!(out, "\t\t}}");
     }
-    let _ = writeln!(out, "\t}}");
 }
 
 #[cfg(test)]

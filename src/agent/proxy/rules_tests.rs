@@ -357,8 +357,93 @@ fn everything_is_defined_before_use() {
     }
 }
 
-/// Checks scripts with the kernel (`nft -c`: nothing is applied). Needs root and the `nft`
-/// command; skips without root, fails in CI.
+fn build(ports: &[ServicePort]) -> Table {
+    Ruleset {
+        table: DEFAULT_TABLE,
+        cluster_cidr: "10.42.0.0/16".parse().unwrap(),
+        ports,
+    }
+    .build()
+}
+
+#[test]
+fn an_unchanged_table_needs_no_update() {
+    let ports = [web(vec![endpoint([10, 42, 0, 7], true)])];
+    assert_eq!(
+        build(&ports).update_script(&build(&ports)),
+        Some(String::new())
+    );
+    assert_eq!(build(&ports).full_script(), render(&ports));
+}
+
+#[test]
+fn an_endpoint_change_updates_only_what_changed() {
+    let mut other = web(vec![endpoint([10, 42, 0, 9], true)]);
+    other.name = "other".into();
+    other.cluster_ip = Ipv4Addr::new(10, 43, 0, 21);
+    let before = build(&[web(vec![endpoint([10, 42, 0, 7], true)]), other.clone()]);
+    let after = build(&[web(vec![endpoint([10, 42, 0, 8], true)]), other]);
+    let script = after.update_script(&before).unwrap();
+    let t = "ip kedge-proxy";
+    assert_eq!(
+        script.lines().collect::<Vec<_>>(),
+        [
+            format!("add chain {t} ep-default/web/tcp/http__10.42.0.8/8080"),
+            format!(
+                "add rule {t} ep-default/web/tcp/http__10.42.0.8/8080 ip saddr 10.42.0.8 jump mark-for-masquerade"
+            ),
+            format!(
+                "add rule {t} ep-default/web/tcp/http__10.42.0.8/8080 meta l4proto tcp dnat to 10.42.0.8:8080"
+            ),
+            format!("flush chain {t} svc-default/web/tcp/http"),
+            format!(
+                "add rule {t} svc-default/web/tcp/http ip daddr 10.43.0.20 ip saddr != 10.42.0.0/16 jump mark-for-masquerade"
+            ),
+            format!(
+                "add rule {t} svc-default/web/tcp/http numgen random mod 1 vmap {{ 0 : goto ep-default/web/tcp/http__10.42.0.8/8080 }}"
+            ),
+            format!("flush chain {t} ep-default/web/tcp/http__10.42.0.7/8080"),
+            format!("delete chain {t} ep-default/web/tcp/http__10.42.0.7/8080"),
+        ]
+    );
+}
+
+#[test]
+fn a_deleted_service_leaves_the_maps_then_its_chains_and_sets_go() {
+    let mut port = web(vec![endpoint([10, 42, 0, 7], true)]);
+    port.affinity_timeout = Some(60);
+    port.node_port = Some(30080);
+    let before = build(&[port]);
+    let script = build(&[]).update_script(&before).unwrap();
+    let lines: Vec<&str> = script.lines().collect();
+    let position = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no {needle} in\n{script}"))
+    };
+    let element = position("delete element ip kedge-proxy service-ips { 10.43.0.20 . tcp . 80 }");
+    let nodeport = position("delete element ip kedge-proxy service-nodeports { tcp . 30080 }");
+    let chain = position("delete chain ip kedge-proxy svc-default/web/tcp/http");
+    let set = position("delete set ip kedge-proxy affinity-default/web/tcp/http__10.42.0.7/8080");
+    assert!(
+        element < chain && nodeport < chain && chain < set,
+        "{script}"
+    );
+    assert!(!script.contains("add "), "{script}");
+}
+
+#[test]
+fn a_new_affinity_timeout_replaces_the_table() {
+    let mut port = web(vec![endpoint([10, 42, 0, 7], true)]);
+    port.affinity_timeout = Some(60);
+    let before = build(std::slice::from_ref(&port));
+    port.affinity_timeout = Some(30);
+    assert_eq!(build(&[port]).update_script(&before), None);
+}
+
+/// Checks scripts with the kernel (`nft -c`), then applies them in a private network
+/// namespace. Needs root and the `nft` command; skips without root, fails in CI.
 #[test]
 fn the_kernel_accepts_the_scripts() {
     // SAFETY: geteuid has no preconditions.
@@ -393,4 +478,41 @@ fn the_kernel_accepts_the_scripts() {
             panic!("{error}\n{script}");
         }
     }
+    // Applied for real in a network namespace of a thread of its own (the `nft` children
+    // inherit it; the namespace goes with the thread): the whole table, then updates.
+    let mut changed = ports.to_vec();
+    changed[0].endpoints.remove(0);
+    changed[1].affinity_timeout = None;
+    changed.remove(3);
+    std::thread::spawn(move || {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        let apply = |script: &str| {
+            if let Err(error) = nft.run(&["-f", "-"], script) {
+                panic!("{error}\n{script}");
+            }
+        };
+        let list = || {
+            nft.run(&["list", "table", "ip", DEFAULT_TABLE], "")
+                .unwrap()
+        };
+        let first = build(&ports);
+        apply(&first.full_script());
+        assert!(list().contains("10.42.1.8"));
+        let second = build(&changed);
+        apply(&second.update_script(&first).unwrap());
+        let listed = list();
+        assert!(
+            !listed.contains("ep-default/web/tcp/http__10.42.0.7/8080"),
+            "{listed}"
+        );
+        assert!(!listed.contains("affinity-default/local/"), "{listed}");
+        assert!(!listed.contains("udp"), "{listed}");
+        let third = build(&[]);
+        apply(&third.update_script(&second).unwrap());
+        let listed = list();
+        assert!(!listed.contains("10.42."), "{listed}");
+        apply(&delete_script(DEFAULT_TABLE));
+    })
+    .join()
+    .unwrap();
 }
