@@ -2,8 +2,9 @@
 //! each serving its own hostname, behind Services; a client pod reaches the ClusterIP (load
 //! spread over both pods, read from its CRI log), the host reaches the NodePort through the
 //! node IP and the LoadBalancer address the ServiceLB writes, a Service without endpoints is
-//! refused at once, a pod reaches itself through its Service (hairpin), a scaled-down
-//! endpoint stops receiving traffic, and a deleted Service's rules leave the table.
+//! refused at once, a pod reaches itself through its Service (hairpin), session affinity keeps
+//! a client on one pod, a scaled-down endpoint stops receiving traffic, and a deleted
+//! Service's rules leave the table.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid), the pod network and the proxy's table removed, and the
@@ -401,6 +402,22 @@ spec:
         ),
     );
     assert_eq!(answers(&log), ["self"], "{log}");
+
+    // Session affinity: a client stays with one endpoint.
+    node.apply(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: sticky}\nspec:\n  selector: {app: web}\n  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}\n  ports: [{port: 80, targetPort: 8080}]\n",
+    );
+    let sticky = node.service_ip("sticky");
+    node.wait("the sticky Service's rules", || {
+        proxy_table()
+            .contains("affinity-default/sticky/")
+            .then_some(())
+    });
+    let log = node.run_pod("sticky-client", &get_loop(&sticky, 80, 10));
+    let seen = answers(&log);
+    assert_eq!(seen.len(), 10, "{log}");
+    assert!(pods.contains(&seen[0]), "{log}");
+    assert!(seen.iter().all(|a| *a == seen[0]), "{log}");
 
     // Endpoint removal: scaled to one pod, only that one answers.
     node.kubectl(&["scale", "deployment/web", "--replicas=1"]);
