@@ -223,4 +223,27 @@ impl Proxy {
 }
 
 #[cfg(test)]
-mod tests;
+mod tests {
+    use super::nft::{RecordingApplier, RuleApplier};
+
+    #[tokio::test]
+    async fn an_unavailable_applier_says_what_is_missing() {
+        let applier = RecordingApplier {
+            unavailable: Some("no nft".into()),
+            ..Default::default()
+        };
+        let error = super::ProxyError::KernelUnavailable(applier.available().await.unwrap_err());
+        assert_eq!(
+            error.to_string(),
+            "the service proxy cannot start, so Services are not reachable on this node: no nft"
+        );
+    }
+
+    #[test]
+    fn only_the_end_of_an_initial_list_counts_as_listed() {
+        use kube::runtime::watcher::Event;
+        assert!(super::seen::<()>(Ok(Event::InitDone), "Service"));
+        assert!(!super::seen::<()>(Ok(Event::Init), "Service"));
+        assert!(!super::seen(Ok(Event::Apply(())), "Service"));
+    }
+}

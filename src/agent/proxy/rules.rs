@@ -1,6 +1,6 @@
-//! The service proxy's nftables table, rendered whole from the Service ports as one `nft -f`
-//! script that replaces the table in a single transaction — a pure function
-//! ([`Ruleset::render`]), so every rule is unit-tested without a kernel.
+//! The service proxy's nftables table, built whole from the Service ports — a pure function
+//! ([`Ruleset::build`], [`Ruleset::render`] for the full script), so every rule is unit-tested
+//! without a kernel; [`super::table`] turns it into a script replacing or updating the table.
 //!
 //! The layout follows kube-proxy's nftables mode, in table `ip kedge-proxy`:
 //! - verdict maps keyed by destination: `service-ips` (`ClusterIP|externalIP|LB IP . proto .
