@@ -5,7 +5,8 @@
 //! again, as the proxy does (a whole re-render, then one transaction with what changed).
 //!
 //! Prints, as medians over `--iterations` runs: render and apply time of the full sync, and
-//! of a sync after one endpoint change.
+//! of a sync after one endpoint change; then TCP throughput in the namespace to 127.0.0.2
+//! directly and through a ClusterIP DNAT'd to it, with `ratio R` (ClusterIP / direct).
 //!
 //! Usage: `bench_proxy [--services N] [--endpoints M] [--iterations I]`
 
@@ -126,6 +127,7 @@ fn main() -> Result<()> {
         one_render.push(r);
         one_apply.push(a);
     }
+    let (direct, cluster_ip) = throughput(&nft)?;
     println!(
         "service proxy sync: {services} Services x {endpoints} endpoints, script {} KiB, medians of {iterations}",
         script_size / 1024
@@ -144,5 +146,73 @@ fn main() -> Result<()> {
         a.as_secs_f64() * 1e3,
         (r + a).as_secs_f64() * 1e3
     );
+    println!(
+        "throughput over loopback: direct {direct:.0} MB/s, through a ClusterIP {cluster_ip:.0} MB/s, ratio {:.3}",
+        cluster_ip / direct
+    );
     Ok(())
+}
+
+/// The data path's cost in the namespace: TCP throughput to 127.0.0.2:8080 directly and
+/// through a ClusterIP (10.43.0.10:80, DNAT to it in the output hook, masquerade), in MB/s.
+fn throughput(nft: &NftCommand) -> Result<(f64, f64)> {
+    for args in [
+        &["link", "set", "lo", "up"][..],
+        &[
+            "link", "add", "kbench0", "type", "veth", "peer", "name", "kbench1",
+        ],
+        &["addr", "add", "192.168.255.1/32", "dev", "kbench0"],
+        // Loopback's MTU, so that the route the ClusterIP is first looked up by does not
+        // set a smaller segment size than the direct path gets.
+        &["link", "set", "kbench0", "mtu", "65535", "up"],
+        &["route", "add", "10.43.0.0/16", "dev", "kbench0"],
+    ] {
+        let status = std::process::Command::new("ip").args(args).status()?;
+        if !status.success() {
+            return Err(format!("ip {} failed", args.join(" ")).into());
+        }
+    }
+    let port = ServicePort {
+        endpoints: vec![Endpoint {
+            ip: Ipv4Addr::new(127, 0, 0, 2),
+            port: 8080,
+            local: true,
+            ready: true,
+            serving: true,
+            terminating: false,
+        }],
+        node_port: None,
+        ..service_ports(1, 0).remove(0)
+    };
+    nft.run(&["-f", "-"], "flush ruleset\n")?;
+    nft.run(&["-f", "-"], &render(&[port]))?;
+    let listener = std::net::TcpListener::bind("127.0.0.2:8080")?;
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || {
+                let mut stream = stream;
+                let mut buffer = vec![0u8; 1 << 16];
+                while matches!(std::io::Read::read(&mut stream, &mut buffer), Ok(n) if n > 0) {}
+            });
+        }
+    });
+    let send = |address: (Ipv4Addr, u16)| -> Result<f64> {
+        let mut stream = std::net::TcpStream::connect(address)?;
+        let buffer = vec![7u8; 1 << 16];
+        let total: usize = 2 << 30;
+        let started = Instant::now();
+        let mut sent = 0;
+        while sent < total {
+            std::io::Write::write_all(&mut stream, &buffer)?;
+            sent += buffer.len();
+        }
+        Ok(sent as f64 / started.elapsed().as_secs_f64() / 1e6)
+    };
+    // Interleaved, best of three each.
+    let (mut direct, mut cluster_ip) = (0f64, 0f64);
+    for _ in 0..3 {
+        direct = direct.max(send((Ipv4Addr::new(127, 0, 0, 2), 8080))?);
+        cluster_ip = cluster_ip.max(send((Ipv4Addr::new(10, 43, 0, 10), 80))?);
+    }
+    Ok((direct, cluster_ip))
 }

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Service proxy benchmark (issue 7, item 5), as root: the rule sync time for 1,000 Services x
 # 10 endpoints and for one endpoint change among them, rendered by kedge's service proxy and
-# applied with `nft -f -` in a throwaway network namespace (examples/bench_proxy.rs).
+# applied with `nft -f -` in a throwaway network namespace (examples/bench_proxy.rs); then TCP
+# throughput in that namespace to 127.0.0.2 directly and through a ClusterIP DNAT'd to it,
+# ending with `ratio R` (ClusterIP / direct). Loopback makes per-packet NAT costs look larger
+# than on a pod's veth.
 #
-# Not measured yet: DNS queries/s and p99 (cluster DNS), and ClusterIP versus direct
-# throughput (`ratio R`), which need a running node with pods.
+# Not measured yet: DNS queries/s and p99 (cluster DNS), connections/s, and the ratio between
+# real pods (which needs a running node).
 #
 # Usage: sudo scripts/bench-services.sh [--services N] [--endpoints M] [--iterations I]
 set -euo pipefail
