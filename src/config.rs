@@ -285,7 +285,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("token-file", "joining agents"),
     ("server", "control planes of several servers"),
     ("disable", "packaged components"),
-    ("disable-kube-proxy", "the service proxy"),
 ];
 
 /// The flags in `set` whose feature is not implemented yet, with the feature's name.

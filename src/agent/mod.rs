@@ -7,6 +7,8 @@ pub mod kubelet;
 
 pub mod network;
 
+pub mod proxy;
+
 use tokio_util::sync::CancellationToken;
 
 use crate::config::AgentConfig;

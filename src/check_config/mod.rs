@@ -1,6 +1,7 @@
 //! `kedge check-config`: whether this machine's kernel and host have what kedge needs —
 //! namespaces, cgroups (v1 or v2) with the memory controller, overlayfs, the network pieces
-//! (bridge, veth, vxlan, netfilter/nftables, br_netfilter, IP forwarding) and free ports —
+//! (bridge, veth, vxlan, netfilter/nftables, br_netfilter, IP forwarding, the `nft` command the
+//! pod network and the service proxy run) and free ports —
 //! with the exact fix for each thing missing.
 //!
 //! Everything is read from files below a root directory ([`HostRoot`]), so unit tests
@@ -353,6 +354,34 @@ fn network(host: &HostRoot, kernel: &Kernel, checks: &mut Vec<Check>) {
         None => Status::Missing("use a kernel with IPv4 (no /proc/sys/net/ipv4/ip_forward)".into()),
     };
     checks.push(Check::new("Networking", "ip_forward", true, status));
+    checks.push(Check::new(
+        "Networking",
+        "nft command",
+        true,
+        nft_command(host),
+    ));
+}
+
+/// Where the `nft` command is looked for.
+const NFT_PATHS: &[&str] = &[
+    "/usr/sbin/nft",
+    "/sbin/nft",
+    "/usr/bin/nft",
+    "/bin/nft",
+    "/usr/local/sbin/nft",
+    "/usr/local/bin/nft",
+];
+
+/// The pod network and the service proxy program nftables with `nft -f -` for now.
+fn nft_command(host: &HostRoot) -> Status {
+    match NFT_PATHS.iter().find(|path| host.exists(path)) {
+        Some(path) => Status::Ok(format!(
+            "{path} (the pod network and the service proxy run `nft -f -`)"
+        )),
+        None => Status::Missing(
+            "the pod network and the service proxy need the nft command: install nftables (Debian/Ubuntu/Alpine: package nftables; Fedora/RHEL: nftables)".into(),
+        ),
+    }
 }
 
 /// The status of a feature that may be a module.

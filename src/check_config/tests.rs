@@ -43,6 +43,7 @@ fn healthy(root: &Path) {
     write(root, "/boot/config-6.1.0-21-amd64", CONFIG);
     write(root, "/proc/filesystems", "nodev\tsysfs\nnodev\tcgroup2\n");
     write(root, "/proc/sys/net/ipv4/ip_forward", "1\n");
+    write(root, "/usr/sbin/nft", "");
     write(
         root,
         "/proc/cmdline",
@@ -271,4 +272,21 @@ fn no_cgroups_at_all_fails() {
     healthy(dir.path());
     let checks = checks(&HostRoot::new(dir.path()));
     assert!(find(&checks, "cgroups").fails());
+}
+
+#[test]
+fn the_service_proxy_needs_the_nft_command() {
+    let dir = tempfile::tempdir().unwrap();
+    healthy(dir.path());
+    let present = checks(&HostRoot::new(dir.path()));
+    assert!(
+        matches!(&find(&present, "nft command").status, Status::Ok(how) if how.contains("service proxy"))
+    );
+    std::fs::remove_file(dir.path().join("usr/sbin/nft")).unwrap();
+    let absent = checks(&HostRoot::new(dir.path()));
+    let nft = find(&absent, "nft command");
+    assert!(nft.fails());
+    assert!(
+        matches!(&nft.status, Status::Missing(fix) if fix.contains("service proxy need the nft command"))
+    );
 }

@@ -24,7 +24,8 @@ use crate::store::{self, Store, sqlite::SqliteStore};
 /// 4. fill the watch cache and follow the datastore;
 /// 5. listen on `--https-listen-port`, create the system namespaces;
 /// 6. start the controllers, the scheduler and (unless `--disable-agent`) the kubelet of this
-///    server's own node and its cluster DNS; write the kubeconfig.
+///    server's own node, its cluster DNS and its service proxy (unless `--disable-kube-proxy`);
+///    write the kubeconfig.
 ///
 /// # Errors
 /// Fails when the datastore, certificates, listener or kubeconfig cannot be set up.
@@ -113,6 +114,11 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
             start_cluster_dns(&state, &config, &shutdown),
         )
     };
+    let proxy = if config.disable_agent || config.disable_kube_proxy {
+        tokio::spawn(async {})
+    } else {
+        start_proxy(&state, &config, &shutdown)
+    };
     let server_url = format!(
         "https://{}:{}",
         kubeconfig_host(config.bind_address),
@@ -140,6 +146,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         [
             ("kubelet", kubelet),
             ("cluster DNS", cluster_dns),
+            ("service proxy", proxy),
             ("controllers", controllers),
             ("scheduler", scheduler),
             ("CRD controller", crds),
@@ -226,6 +233,39 @@ fn start_cluster_dns(
     tokio::spawn(async move {
         if let Err(error) = dns::run(client, dns_config, &LinuxDnsLink, shutdown).await {
             error!(%error, "the cluster DNS stopped");
+        }
+    })
+}
+
+/// Starts the service proxy of the server's own node (in process, like the kubelet). It
+/// leaves its rules in place when it stops; without the `nft` command it logs why and stops
+/// while the server runs on.
+fn start_proxy(
+    state: &Arc<ApiState>,
+    config: &ServerConfig,
+    shutdown: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    use crate::agent::proxy::{self, ProxyConfig, nft::NftCommand, rules};
+    let proxy_config = ProxyConfig {
+        node_name: config.node.name.clone(),
+        node_ip: config
+            .node
+            .ip
+            .or_else(crate::host::node_ip)
+            .unwrap_or(IpAddr::from([127, 0, 0, 1])),
+        cluster_cidr: config.cluster_cidr,
+        table: rules::DEFAULT_TABLE.to_string(),
+        service_lb: !config.disabled.contains(&config::Component::ServiceLb),
+    };
+    let run = proxy::run(
+        crate::api::local::client(state, "kube-proxy"),
+        proxy_config,
+        Arc::new(NftCommand::default()),
+        shutdown.child_token(),
+    );
+    tokio::spawn(async move {
+        if let Err(error) = run.await {
+            error!(%error, "the service proxy stopped");
         }
     })
 }

@@ -1,0 +1,457 @@
+//! The service proxy inside `kedge server`, as root: a Deployment of two busybox `httpd` pods,
+//! each serving its own hostname, behind Services; a client pod reaches the ClusterIP (load
+//! spread over both pods, read from its CRI log), the host reaches the NodePort through the
+//! node IP and the LoadBalancer address the ServiceLB writes, a Service without endpoints is
+//! refused at once, a pod reaches itself through its Service (hairpin), session affinity keeps
+//! a client on one pod, a scaled-down endpoint stops receiving traffic, and a deleted
+//! Service's rules leave the table.
+//!
+//! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
+//! pods' shims are stopped (by pid), the pod network and the proxy's table removed, and the
+//! pods' logs deleted.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Cluster, Kubectl, default_kubectl};
+use kedge::runtime::layout::RuntimeDirs;
+use kedge::runtime::sandbox::{RecoveredSandbox, recover};
+
+const TABLE: &str = "kedge-proxy";
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the service proxy tests need root in CI"
+        );
+        eprintln!("skipped: the service proxy tests need root");
+    }
+    root
+}
+
+fn test_image(dir: &Path) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-image.sh");
+    let out = Command::new("bash").arg(script).arg(dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "build-test-image.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("busybox-docker.tar")
+}
+
+/// A server with its kubelet and service proxy; on drop, stops the server, then every pod
+/// sandbox it left, the pod network, the proxy's table and the pods' logs.
+struct Node {
+    cluster: Cluster,
+    kubectl: Kubectl,
+    _images: tempfile::TempDir,
+}
+
+impl Node {
+    fn start() -> Node {
+        let images = tempfile::tempdir().unwrap();
+        let archive = test_image(images.path());
+        let cluster = Cluster::start_with_agent(&[], &[&archive]);
+        Node {
+            cluster,
+            kubectl: default_kubectl(),
+            _images: images,
+        }
+    }
+
+    fn kubectl(&self, args: &[&str]) -> String {
+        self.cluster.kubectl(&self.kubectl, args).ok().to_string()
+    }
+
+    fn apply(&self, manifest: &str) {
+        self.cluster
+            .kubectl_with(&self.kubectl, &["apply", "-f", "-"], &[], Some(manifest))
+            .ok();
+    }
+
+    fn get(&self, what: &str, path: &str) -> String {
+        let out = self.cluster.kubectl(
+            &self.kubectl,
+            &["get", what, "-o", &format!("jsonpath={path}")],
+        );
+        if out.code == 0 {
+            out.stdout
+        } else {
+            String::new()
+        }
+    }
+
+    /// Polls `check` until it holds; fails with `what`, the pods and the proxy's table.
+    #[track_caller]
+    fn wait<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            if let Some(value) = check() {
+                return value;
+            }
+            if Instant::now() > deadline {
+                let pods = self
+                    .cluster
+                    .kubectl(&self.kubectl, &["get", "pods", "-o", "wide"]);
+                panic!(
+                    "timed out waiting for {what}\n{}\n{}",
+                    pods.stdout,
+                    proxy_table()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    /// Runs a pod (restartPolicy Never) with `script`, waits for it to succeed, returns its log.
+    fn run_pod(&self, name: &str, script: &str) -> String {
+        self.apply(&format!(
+            r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: {name}}}}}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    imagePullPolicy: IfNotPresent
+    command: ["/bin/busybox", "sh", "-c", {script:?}]
+"#
+        ));
+        let pod = format!("pod/{name}");
+        let phase = self.wait(&format!("pod {name} to finish"), || {
+            let phase = self.get(&pod, "{.status.phase}");
+            matches!(phase.as_str(), "Succeeded" | "Failed").then_some(phase)
+        });
+        let uid = self.get(&pod, "{.metadata.uid}");
+        let log = std::fs::read_to_string(format!("/var/log/pods/default_{name}_{uid}/main/0.log"))
+            .expect("the client pod's CRI log");
+        assert_eq!(phase, "Succeeded", "{log}");
+        log
+    }
+
+    fn service_ip(&self, name: &str) -> String {
+        let ip = self.get(&format!("service/{name}"), "{.spec.clusterIP}");
+        assert!(ip.starts_with("10.43."), "{name}: {ip}");
+        ip
+    }
+
+    fn runtime_dirs(&self) -> RuntimeDirs {
+        RuntimeDirs::for_data_dir(
+            &kedge::paths::DataDir::new(self.cluster.data_dir()),
+            PathBuf::from(env!("CARGO_BIN_EXE_kedge")),
+        )
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let known = self.cluster.kubectl(
+            &self.kubectl,
+            &[
+                "get",
+                "pods",
+                "-A",
+                "-o",
+                "jsonpath={.items[*].metadata.uid}",
+            ],
+        );
+        self.cluster.stop();
+        let dirs = self.runtime_dirs();
+        let mut uids: Vec<String> = known.stdout.split_whitespace().map(String::from).collect();
+        uids.extend(
+            std::fs::read_dir(&dirs.state)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned()),
+        );
+        for sandbox in recover(&dirs).unwrap_or_default() {
+            match sandbox {
+                RecoveredSandbox::Live(handle) => {
+                    let _ = handle.shutdown(Duration::ZERO);
+                }
+                RecoveredSandbox::Dead(dead) => {
+                    let _ = dead.clean_up(
+                        &kedge::runtime::kernel::LinuxKernel,
+                        &dirs,
+                        &kedge::runtime::cgroups::CgroupLayout::host(&dirs.cgroup_parent),
+                        true,
+                    );
+                }
+            }
+        }
+        let network = kedge::agent::network::NetworkConfig::new(
+            "10.42.0.0/24".parse().unwrap(),
+            "10.42.0.0/16".parse().unwrap(),
+            self.cluster.data_dir().join("agent/network"),
+        );
+        let teardown = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(kedge::agent::network::PodNetwork::teardown(&network));
+        if let Err(error) = teardown {
+            eprintln!("cannot remove the pod network: {error}");
+        }
+        // The proxy leaves its table on a plain stop (pods keep their Services); the test
+        // removes it as kedge-killall.sh does.
+        let _ = Command::new("nft")
+            .args(["delete", "table", "ip", TABLE])
+            .status();
+        for entry in std::fs::read_dir(&dirs.logs)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if uids.iter().any(|uid| name.ends_with(&format!("_{uid}"))) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// `nft list table ip kedge-proxy`, or the error.
+fn proxy_table() -> String {
+    match Command::new("nft")
+        .args(["list", "table", "ip", TABLE])
+        .output()
+    {
+        Ok(out) => format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+        Err(e) => format!("cannot run nft: {e}"),
+    }
+}
+
+/// An HTTP GET of `/` from the host; the body, trimmed.
+fn http_get(ip: &str, port: u16) -> Option<String> {
+    let mut stream = std::net::TcpStream::connect((ip, port)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(b"GET / HTTP/1.0\r\n\r\n").ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).ok()?;
+    let (head, body) = answer.split_once("\r\n\r\n")?;
+    head.contains(" 200 OK").then(|| body.trim().to_string())
+}
+
+/// The hostnames a client's log shows, one per `answer: NAME` line.
+fn answers(log: &str) -> Vec<String> {
+    log.lines()
+        .filter_map(|l| {
+            l.split_once("stdout F answer: ")
+                .map(|(_, name)| name.to_string())
+        })
+        .collect()
+}
+
+/// A shell function `get IP PORT` printing the last line of an HTTP GET of `/` (the body, or
+/// nc's error), with busybox `nc` (the test image's `wget` cannot be used: Debian's static
+/// busybox crashes in it).
+const GET: &str = "get() { printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 $1 $2 2>&1 | /bin/busybox tail -n 1; }";
+
+/// A client script: `count` GETs of `ip:port`, each printing `answer: <body>` (or the error).
+fn get_loop(ip: &str, port: u16, count: u32) -> String {
+    format!(
+        "{GET}; for i in $(/bin/busybox seq 1 {count}); do echo \"answer: $(get {ip} {port})\"; done"
+    )
+}
+
+#[test]
+fn services_reach_their_endpoints() {
+    if !is_root() {
+        return;
+    }
+    let node = Node::start();
+    node.apply(
+        r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: kedge.test/busybox:1
+        command: ["/bin/busybox", "sh", "-c", "mkdir -p /www && /bin/hostname > /www/index.html && exec /bin/busybox httpd -f -p 8080 -h /www"]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  type: NodePort
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lonely}
+spec:
+  selector: {app: nobody}
+  ports: [{port: 80}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: front}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 8088, targetPort: 8080}]
+"#,
+    );
+    node.wait("the Deployment to be available", || {
+        (node.get("deployment/web", "{.status.readyReplicas}") == "2").then_some(())
+    });
+    let pods = node.wait("both web pods", || {
+        let names = node.get(
+            "pods",
+            "{.items[?(@.metadata.labels.app==\"web\")].metadata.name}",
+        );
+        let names: Vec<String> = names.split_whitespace().map(String::from).collect();
+        (names.len() == 2).then_some(names)
+    });
+    let web = node.service_ip("web");
+    node.wait("the Service's rules", || {
+        proxy_table()
+            .matches("chain ep-default/web/tcp/http__")
+            .count()
+            .eq(&2)
+            .then_some(())
+    });
+
+    // A client pod reaches the ClusterIP; both endpoints answer.
+    let log = node.run_pod("client", &get_loop(&web, 80, 20));
+    let seen = answers(&log);
+    assert_eq!(seen.len(), 20, "{log}");
+    for answer in &seen {
+        assert!(pods.contains(answer), "unexpected answer {answer:?}: {log}");
+    }
+    for pod in &pods {
+        assert!(seen.contains(pod), "{pod} never answered: {log}");
+    }
+
+    // The host reaches the ClusterIP (output hook) and the NodePort through the node's IP.
+    let body = node.wait("the ClusterIP from the host", || http_get(&web, 80));
+    assert!(pods.contains(&body), "{body}");
+    let node_name = node.get("nodes", "{.items[0].metadata.name}");
+    let node_ip = node.get(
+        &format!("node/{node_name}"),
+        "{.status.addresses[?(@.type==\"InternalIP\")].address}",
+    );
+    let node_port: u16 = node
+        .get("service/web", "{.spec.ports[0].nodePort}")
+        .parse()
+        .unwrap();
+    let body = node.wait("the NodePort from the host", || {
+        http_get(&node_ip, node_port)
+    });
+    assert!(pods.contains(&body), "{body}");
+
+    // The ServiceLB gives the LoadBalancer the node's IP and serves its port there.
+    let ingress = node.wait("the LoadBalancer ingress", || {
+        let ip = node.get("service/front", "{.status.loadBalancer.ingress[0].ip}");
+        (!ip.is_empty()).then_some(ip)
+    });
+    assert_eq!(ingress, node_ip);
+    let body = node.wait("the LoadBalancer from the host", || {
+        http_get(&ingress, 8088)
+    });
+    assert!(pods.contains(&body), "{body}");
+
+    // A Service without endpoints is refused at once (not timed out).
+    let lonely = node.service_ip("lonely");
+    node.wait("the reject rule", || {
+        proxy_table().contains(&lonely).then_some(())
+    });
+    let log = node.run_pod("refused", &get_loop(&lonely, 80, 1));
+    assert!(log.contains("Connection refused"), "{log}");
+    let refused = std::net::TcpStream::connect((lonely.as_str(), 80)).unwrap_err();
+    assert_eq!(
+        refused.kind(),
+        std::io::ErrorKind::ConnectionRefused,
+        "{refused}"
+    );
+
+    // Hairpin: a pod reaches itself through its own Service.
+    node.apply(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: hairpin}\nspec:\n  selector: {app: hairpin}\n  ports: [{port: 80, targetPort: 8080}]\n",
+    );
+    let hairpin = node.service_ip("hairpin");
+    let log = node.run_pod(
+        "hairpin",
+        &format!(
+            "{GET}; mkdir -p /www && echo self > /www/index.html && /bin/busybox httpd -p 8080 -h /www; for i in $(/bin/busybox seq 1 60); do out=$(get {hairpin} 80); if [ \"$out\" = self ]; then echo \"answer: $out\"; exit 0; fi; sleep 1; done; echo \"$out\"; exit 1"
+        ),
+    );
+    assert_eq!(answers(&log), ["self"], "{log}");
+
+    // Session affinity: a client stays with one endpoint.
+    node.apply(
+        "apiVersion: v1\nkind: Service\nmetadata: {name: sticky}\nspec:\n  selector: {app: web}\n  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}\n  ports: [{port: 80, targetPort: 8080}]\n",
+    );
+    let sticky = node.service_ip("sticky");
+    node.wait("the sticky Service's rules", || {
+        proxy_table()
+            .contains("affinity-default/sticky/")
+            .then_some(())
+    });
+    let log = node.run_pod("sticky-client", &get_loop(&sticky, 80, 10));
+    let seen = answers(&log);
+    assert_eq!(seen.len(), 10, "{log}");
+    assert!(pods.contains(&seen[0]), "{log}");
+    assert!(seen.iter().all(|a| *a == seen[0]), "{log}");
+
+    // Endpoint removal: scaled to one pod, only that one answers.
+    node.kubectl(&["scale", "deployment/web", "--replicas=1"]);
+    let left = node.wait("one web pod left", || {
+        let names = node.get(
+            "pods",
+            "{.items[?(@.metadata.labels.app==\"web\")].metadata.name}",
+        );
+        let names: Vec<&str> = names.split_whitespace().collect();
+        (names.len() == 1).then(|| names[0].to_string())
+    });
+    node.wait("one endpoint in the rules", || {
+        proxy_table()
+            .matches("chain ep-default/web/tcp/http__")
+            .count()
+            .eq(&1)
+            .then_some(())
+    });
+    let log = node.run_pod("after", &get_loop(&web, 80, 10));
+    assert_eq!(
+        answers(&log),
+        vec![left; 10],
+        "{log}\n{}",
+        node.kubectl(&["get", "pods", "-o", "wide"])
+    );
+
+    // A deleted Service's rules leave the table.
+    node.kubectl(&["delete", "service", "web", "front"]);
+    node.wait("the Service's rules to go", || {
+        let table = proxy_table();
+        (table.contains("table ip kedge-proxy")
+            && !table.contains("default/web/")
+            && !table.contains(&web))
+        .then_some(())
+    });
+    assert!(proxy_table().contains(&lonely));
+}
