@@ -129,10 +129,18 @@ impl ServiceAllocator {
         if size <= 1 {
             return None;
         }
-        let start = random_u64() % size;
-        (0..size)
-            .map(|i| Ipv4Addr::from(base + 1 + ((start + i) % size) as u32))
-            .find(|ip| *ip != self.first_ip() && !used.contains(ip))
+        // As upstream (KEP-3070): the lowest addresses (16 to 256 of them) are kept for
+        // Services that ask for one, such as the cluster DNS address (10.43.0.10), and are
+        // handed out at random only when the rest are taken.
+        let band = (size / 16).clamp(16, 256).min(size);
+        let pick = |from: u64, to: u64| {
+            let n = to.checked_sub(from).filter(|n| *n > 0)?;
+            let start = random_u64() % n;
+            (0..n)
+                .map(|i| Ipv4Addr::from(base + 1 + (from + (start + i) % n) as u32))
+                .find(|ip| *ip != self.first_ip() && !used.contains(ip))
+        };
+        pick(band, size).or_else(|| pick(0, band))
     }
 
     fn pick_port(&self, used: &HashSet<u16>) -> Option<u16> {
@@ -352,6 +360,18 @@ mod tests {
                 .message
                 .contains("provided IP is already allocated")
         );
+        // Random addresses stay out of the static band (10.43.0.1-16) while others are free.
+        let used = HashSet::new();
+        for _ in 0..200 {
+            let ip = allocator.pick_ip(&used).unwrap();
+            assert!(
+                u32::from(ip) > u32::from(Ipv4Addr::new(10, 43, 0, 16)),
+                "{ip}"
+            );
+        }
+        let small = ServiceAllocator::new("10.43.0.0/28".parse().unwrap(), (30000, 32767));
+        let taken: HashSet<Ipv4Addr> = (2..14).map(|i| Ipv4Addr::new(10, 43, 0, i)).collect();
+        assert_eq!(small.pick_ip(&taken), Some(Ipv4Addr::new(10, 43, 0, 14)));
         let mut outside = json!({"metadata": {"name": "c", "namespace": "default"}, "spec": {"clusterIP": "10.99.0.1"}});
         assert!(
             allocator
