@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Pod start latency and idle cost of `kedge server` (issue 6): one pod, then 100 pods created
+# at once (p50/p99 creation-to-Running and -Ready), then the server's CPU, RSS and bytes
+# written per minute when idle with 0 and with 50 pods, each beside its goal and the
+# published k3s figure (scripts/bench-pods.py says how). Runs as root, on a machine where no
+# other kedge runs (it uses the node's pod network, cni0 and kedge's nftables tables, and
+# removes them afterwards). Takes about three minutes.
+#
+# Usage: sudo scripts/bench-pods.sh [--pods 100] [--idle-pods 50] [--idle 60]
+# Environment: KEDGE_BIN (default: a release build, target/release/kedge, built if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ "$(id -u)" != 0 ]; then
+  echo "bench-pods: needs root (kedge server runs pods)" >&2
+  exit 1
+fi
+bin="${KEDGE_BIN:-}"
+if [ -z "$bin" ]; then
+  cargo build --release --quiet --bin kedge
+  bin="$PWD/target/release/kedge"
+fi
+python3 -c 'import kubernetes' 2>/dev/null ||
+  python3 -m pip install --quiet --disable-pip-version-check kubernetes >&2
+images=$(mktemp -d)
+trap 'rm -rf "$images"' EXIT
+scripts/build-test-image.sh "$images" >/dev/null
+python3 scripts/bench-pods.py --kedge "$bin" --image-archive "$images/busybox-docker.tar" "$@"
