@@ -1,0 +1,378 @@
+//! Logs, exec, attach and cp through the API server, as root: `kedge server` with its kubelet
+//! runs busybox pods from the test image, and every kubectl talks to them — `kubectl logs`
+//! with each option, `exec` (exit codes, stderr, stdin), `attach -i` and `cp` both ways.
+//!
+//! Exec, attach and cp are checked with kubectl 1.30 and later (WebSocket `v5.channel.k8s.io`);
+//! kubectl 1.27–1.29 speak SPDY/3.1 only, which kedge does not serve yet.
+//!
+//! Without root this skips, unless `CI` is set: then it fails. Whatever happens, the pods'
+//! shims are stopped (by pid, through the runtime's recovery), the pod network removed and
+//! the pods' logs deleted.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{Cluster, Kubectl, Out, default_kubectl, kubectls};
+use kedge::runtime::layout::RuntimeDirs;
+use kedge::runtime::sandbox::{RecoveredSandbox, recover};
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    if !root {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the streaming tests need root in CI"
+        );
+        eprintln!("skipped: the streaming tests need root");
+    }
+    root
+}
+
+/// The busybox test image as a docker-save archive, built by `scripts/build-test-image.sh`.
+fn test_image(dir: &Path) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-image.sh");
+    let out = Command::new("bash").arg(script).arg(dir).output().unwrap();
+    assert!(
+        out.status.success(),
+        "build-test-image.sh failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    dir.join("busybox-docker.tar")
+}
+
+/// A server with its kubelet; on drop, stops the server, then every pod sandbox it left,
+/// the pod network and the pods' logs.
+struct Node {
+    cluster: Cluster,
+    kubectl: Kubectl,
+    _images: tempfile::TempDir,
+}
+
+impl Node {
+    fn start() -> Node {
+        let images = tempfile::tempdir().unwrap();
+        let archive = test_image(images.path());
+        Node {
+            cluster: Cluster::start_with_agent(&[], &[&archive]),
+            kubectl: default_kubectl(),
+            _images: images,
+        }
+    }
+
+    fn run(&self, kubectl: &Kubectl, args: &[&str], stdin: Option<&str>) -> Out {
+        self.cluster.kubectl_with(kubectl, args, &[], stdin)
+    }
+
+    /// kubectl (the default one), which must succeed; its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        self.cluster.kubectl(&self.kubectl, args).ok().to_string()
+    }
+
+    /// kubectl (the default one), which must fail; its stderr.
+    #[track_caller]
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.cluster.kubectl(&self.kubectl, args);
+        assert_ne!(out.code, 0, "kubectl {args:?} succeeded: {}", out.stdout);
+        out.stderr
+    }
+
+    /// Polls `check` until it holds; fails with `what`.
+    #[track_caller]
+    fn wait(&self, what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        while !check() {
+            if Instant::now() > deadline {
+                let pods = self
+                    .cluster
+                    .kubectl(&self.kubectl, &["get", "pods", "-o", "wide"]);
+                panic!("timed out waiting for {what}\n{}", pods.stdout);
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    }
+
+    fn runtime_dirs(&self) -> RuntimeDirs {
+        RuntimeDirs::for_data_dir(
+            &kedge::paths::DataDir::new(self.cluster.data_dir()),
+            PathBuf::from(env!("CARGO_BIN_EXE_kedge")),
+        )
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        let known = self.cluster.kubectl(
+            &self.kubectl,
+            &[
+                "get",
+                "pods",
+                "-A",
+                "-o",
+                "jsonpath={.items[*].metadata.uid}",
+            ],
+        );
+        self.cluster.stop();
+        let dirs = self.runtime_dirs();
+        let mut uids: Vec<String> = known.stdout.split_whitespace().map(String::from).collect();
+        uids.extend(
+            std::fs::read_dir(&dirs.state)
+                .into_iter()
+                .flatten()
+                .flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned()),
+        );
+        for sandbox in recover(&dirs).unwrap_or_default() {
+            match sandbox {
+                RecoveredSandbox::Live(handle) => {
+                    let _ = handle.shutdown(Duration::ZERO);
+                }
+                RecoveredSandbox::Dead(dead) => {
+                    let _ = dead.clean_up(
+                        &kedge::runtime::kernel::LinuxKernel,
+                        &dirs,
+                        &kedge::runtime::cgroups::CgroupLayout::host(&dirs.cgroup_parent),
+                        true,
+                    );
+                }
+            }
+        }
+        let network = kedge::agent::network::NetworkConfig::new(
+            "10.42.0.0/24".parse().unwrap(),
+            "10.42.0.0/16".parse().unwrap(),
+            self.cluster.data_dir().join("agent/network"),
+        );
+        let teardown = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(kedge::agent::network::PodNetwork::teardown(&network));
+        if let Err(error) = teardown {
+            eprintln!("cannot remove the pod network: {error}");
+        }
+        for entry in std::fs::read_dir(&dirs.logs)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if uids.iter().any(|uid| name.ends_with(&format!("_{uid}"))) {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+    }
+}
+
+/// One busybox container `name` running `script` (busybox has `tar` but no link to it:
+/// the scripts make one for `kubectl cp`).
+fn container(name: &str, script: &str) -> String {
+    format!(
+        r#"
+  - name: {name}
+    image: kedge.test/busybox:1
+    imagePullPolicy: IfNotPresent
+    command: ["/bin/sh", "-c", {script:?}]"#
+    )
+}
+
+fn pod(name: &str, restart: &str, extra: &str, containers: &[String]) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}, labels: {{app: {name}}}}}
+spec:
+  restartPolicy: {restart}
+  terminationGracePeriodSeconds: 1
+{extra}
+  containers:{}
+"#,
+        containers.concat()
+    )
+}
+
+const TALK: &str =
+    "/bin/busybox ln -s /bin/busybox /bin/tar; echo one; echo two >&2; echo three; exec sleep 3600";
+
+#[test]
+fn logs_exec_attach_and_cp_through_the_api_server() {
+    if !is_root() {
+        return;
+    }
+    let node = Node::start();
+    let manifests = [
+        pod("talk", "Always", "", &[container("main", TALK)]),
+        pod(
+            "duo",
+            "Always",
+            "",
+            &[
+                container("a", "echo from-a; exec sleep 3600"),
+                container("b", "echo from-b; exec sleep 3600"),
+            ],
+        ),
+        pod(
+            "crash",
+            "Always",
+            "",
+            &[container(
+                "main",
+                "echo attempt $(cat /proc/uptime); exit 1",
+            )],
+        ),
+    ];
+    for manifest in &manifests {
+        node.cluster
+            .kubectl_with(&node.kubectl, &["apply", "-f", "-"], &[], Some(manifest))
+            .ok();
+    }
+    node.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/talk",
+        "pod/duo",
+        "--timeout=90s",
+    ]);
+    node.wait("talk's three lines", || {
+        node.ok(&["logs", "talk"]).lines().count() == 3
+    });
+
+    // Logs and their options.
+    let all = node.ok(&["logs", "talk"]);
+    let mut lines: Vec<&str> = all.lines().collect();
+    lines.sort_unstable();
+    assert_eq!(lines, ["one", "three", "two"]);
+    assert_eq!(node.ok(&["logs", "talk", "--tail=0"]), "");
+    assert_eq!(node.ok(&["logs", "talk", "--tail=1"]).lines().count(), 1);
+    let stamped = node.ok(&["logs", "talk", "--timestamps"]);
+    for line in stamped.lines() {
+        let (time, text) = line.split_once(' ').unwrap();
+        assert!(time.ends_with('Z') && time.contains('T'), "{line}");
+        assert!(["one", "two", "three"].contains(&text), "{line}");
+    }
+    assert_eq!(node.ok(&["logs", "talk", "--limit-bytes=2"]).len(), 2);
+    assert_eq!(node.ok(&["logs", "talk", "--since=1h"]).lines().count(), 3);
+    assert_eq!(
+        node.ok(&["logs", "talk", "--since-time=2100-01-01T00:00:00Z"]),
+        ""
+    );
+    // `-f` ends with the container: the last attempt of the crashing pod has ended or will.
+    let previous = node.fails(&["logs", "talk", "-p"]);
+    assert!(
+        previous.contains("previous terminated container \"main\" in pod \"talk\" not found"),
+        "{previous}"
+    );
+    let missing = node.fails(&["logs", "nope"]);
+    assert!(missing.contains("pods \"nope\" not found"), "{missing}");
+    let raw = node.fails(&["get", "--raw", "/api/v1/namespaces/default/pods/duo/log"]);
+    assert!(
+        raw.contains("a container name must be specified for pod duo, choose one of: [a b]"),
+        "{raw}"
+    );
+    let both = node.ok(&["logs", "duo", "--all-containers"]);
+    assert!(both.contains("from-a") && both.contains("from-b"), "{both}");
+    let labelled = node.ok(&["logs", "-l", "app=duo", "-c", "b"]);
+    assert_eq!(labelled, "from-b\n");
+    // A container that crashed: its previous attempt's log, and `-f` returns once the
+    // current attempt has ended.
+    node.wait("the crashing pod to restart", || {
+        let count = node.ok(&[
+            "get",
+            "pod",
+            "crash",
+            "-o",
+            "jsonpath={.status.containerStatuses[0].restartCount}",
+        ]);
+        count.parse::<u32>().unwrap_or(0) >= 1
+    });
+    let earlier = node.ok(&["logs", "crash", "-p"]);
+    assert!(earlier.starts_with("attempt "), "{earlier}");
+    let followed = node.ok(&["logs", "crash", "-f"]);
+    assert!(followed.starts_with("attempt "), "{followed}");
+
+    // Exec, attach and cp with every kubectl that speaks WebSocket.
+    let payload: String = (0..2000).map(|i| format!("line {i}\n")).collect();
+    let local = node.cluster.dir.path().join("payload.txt");
+    std::fs::write(&local, &payload).unwrap();
+    for kubectl in kubectls() {
+        let minor: u32 = kubectl.version.split('.').nth(1).unwrap().parse().unwrap();
+        if minor < 30 {
+            eprintln!(
+                "kubectl {}: exec needs SPDY/3.1, not served yet",
+                kubectl.version
+            );
+            continue;
+        }
+        let v = &kubectl.version;
+        let out = node.run(&kubectl, &["exec", "talk", "--", "echo", "hi there"], None);
+        assert_eq!(
+            (out.code, out.stdout.as_str()),
+            (0, "hi there\n"),
+            "{v}: {}",
+            out.stderr
+        );
+        let out = node.run(
+            &kubectl,
+            &[
+                "exec",
+                "talk",
+                "--",
+                "sh",
+                "-c",
+                "echo out; echo err >&2; exit 3",
+            ],
+            None,
+        );
+        assert_eq!(out.code, 3, "{v}: {}", out.stderr);
+        assert_eq!(out.stdout, "out\n", "{v}");
+        assert!(out.stderr.contains("err"), "{v}: {}", out.stderr);
+        let out = node.run(
+            &kubectl,
+            &["exec", "-i", "talk", "--", "cat"],
+            Some(&payload),
+        );
+        assert_eq!(out.code, 0, "{v}: {}", out.stderr);
+        assert!(
+            out.stdout == payload,
+            "{v}: cat returned {} bytes",
+            out.stdout.len()
+        );
+
+        let remote = format!("talk:/tmp/payload-{v}");
+        node.run(&kubectl, &["cp", local.to_str().unwrap(), &remote], None)
+            .ok();
+        let back = node.cluster.dir.path().join(format!("back-{v}.txt"));
+        node.run(&kubectl, &["cp", &remote, back.to_str().unwrap()], None)
+            .ok();
+        assert!(
+            std::fs::read_to_string(&back).unwrap() == payload,
+            "{v}: cp"
+        );
+
+        let name = format!("reader-{}", v.replace('.', "-"));
+        let reader = pod(
+            &name,
+            "Never",
+            "",
+            &[format!(
+                "{}\n    stdin: true\n    stdinOnce: true",
+                container("main", "read x; echo got $x")
+            )],
+        );
+        node.cluster
+            .kubectl_with(&node.kubectl, &["apply", "-f", "-"], &[], Some(&reader))
+            .ok();
+        node.ok(&[
+            "wait",
+            "--for=condition=Ready",
+            &format!("pod/{name}"),
+            "--timeout=90s",
+        ]);
+        let out = node.run(&kubectl, &["attach", "-i", &name], Some("hello\n"));
+        assert_eq!(out.code, 0, "{v}: {}", out.stderr);
+        assert!(out.stdout.contains("got hello"), "{v}: {}", out.stdout);
+    }
+}
