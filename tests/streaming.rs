@@ -2,8 +2,9 @@
 //! runs busybox pods from the test image, and every kubectl talks to them — `kubectl logs`
 //! with each option, `exec` (exit codes, stderr, stdin), `attach -i` and `cp` both ways.
 //!
-//! Exec, attach and cp are checked with kubectl 1.30 and later (WebSocket `v5.channel.k8s.io`);
-//! kubectl 1.27–1.29 speak SPDY/3.1 only, which kedge does not serve yet.
+//! Exec, attach and cp are checked with every kubectl: 1.27–1.29 speak SPDY/3.1, 1.30 and
+//! later WebSocket `v5.channel.k8s.io` — and SPDY again when told not to use WebSockets
+//! (`KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`, their fallback).
 //!
 //! Without root this skips, unless `CI` is set: then it fails. Whatever happens, the pods'
 //! shims are stopped (by pid, through the runtime's recovery), the pod network removed and
@@ -49,6 +50,8 @@ fn test_image(dir: &Path) -> PathBuf {
 struct Node {
     cluster: Cluster,
     kubectl: Kubectl,
+    /// The environment of the kubectls under test.
+    env: &'static [(&'static str, &'static str)],
     _images: tempfile::TempDir,
 }
 
@@ -59,12 +62,13 @@ impl Node {
         Node {
             cluster: Cluster::start_with_agent(&[], &[&archive]),
             kubectl: default_kubectl(),
+            env: &[],
             _images: images,
         }
     }
 
     fn run(&self, kubectl: &Kubectl, args: &[&str], stdin: Option<&str>) -> Out {
-        self.cluster.kubectl_with(kubectl, args, &[], stdin)
+        self.cluster.kubectl_with(kubectl, args, self.env, stdin)
     }
 
     /// kubectl (the default one), which must succeed; its stdout.
@@ -202,7 +206,7 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
     if !is_root() {
         return;
     }
-    let node = Node::start();
+    let mut node = Node::start();
     let manifests = [
         pod("talk", "Always", "", &[container("main", TALK)]),
         pod(
@@ -297,16 +301,22 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
     let payload: String = (0..2000).map(|i| format!("line {i}\n")).collect();
     let local = node.cluster.dir.path().join("payload.txt");
     std::fs::write(&local, &payload).unwrap();
-    for kubectl in kubectls() {
-        let minor: u32 = kubectl.version.split('.').nth(1).unwrap().parse().unwrap();
-        if minor < 30 {
-            eprintln!(
-                "kubectl {}: exec needs SPDY/3.1, not served yet",
-                kubectl.version
-            );
-            continue;
-        }
-        let v = &kubectl.version;
+    let mut runs: Vec<(Kubectl, bool)> = kubectls().into_iter().map(|k| (k, false)).collect();
+    // A WebSocket kubectl made to fall back to SPDY.
+    if let Some(newer) = runs
+        .iter()
+        .map(|(k, _)| k.clone())
+        .find(|k| k.version == "1.32")
+    {
+        runs.push((newer, true));
+    }
+    for (kubectl, fallback) in runs {
+        node.env = if fallback {
+            &[("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")]
+        } else {
+            &[]
+        };
+        let v = &format!("{}{}", kubectl.version, if fallback { "-spdy" } else { "" });
         let out = node.run(&kubectl, &["exec", "talk", "--", "echo", "hi there"], None);
         assert_eq!(
             (out.code, out.stdout.as_str()),

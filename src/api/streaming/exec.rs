@@ -1,12 +1,14 @@
 //! `pods/exec` and `pods/attach` (GET or POST): the options (`command` repeated, `container`,
 //! `stdin`, `stdout`, `stderr`, `tty`), the pod's checks, and the upgrade to the WebSocket
-//! channel protocol, after which the pod's kubelet runs the session.
+//! channel protocol or to SPDY/3.1 ([`spdy_exec`]), after which the pod's kubelet runs the
+//! session.
 
 use http::Response;
 use hyper::upgrade::OnUpgrade;
 use serde_json::Value;
 
 use super::channel::{self, STDERR, STDOUT};
+use super::spdy_exec;
 use super::{node_name, pick_container};
 use crate::api::handlers::Ctx;
 use crate::api::handlers::write::current;
@@ -88,6 +90,7 @@ pub async fn handle(
     upgrade: Option<OnUpgrade>,
 ) -> Result<Response<Body>, ApiError> {
     let options = ExecOptions::parse(&ctx.query, kind)?;
+    let first = options.first_channel();
     let Some((_, pod)) = current(ctx, &ctx.key()).await? else {
         return Err(ApiError::not_found(ctx.info.subject(), ctx.name()));
     };
@@ -109,9 +112,32 @@ pub async fn handle(
         ApiError::bad_request(format!("pod {} does not have a host assigned", ctx.name()))
     })?;
     let kubelet = ctx.state.nodes.get(node)?;
+    let start = async move {
+        match kind {
+            Kind::Exec => kubelet.exec(&pod, &container, &options).await,
+            Kind::Attach => kubelet.attach(&pod, &container, &options).await,
+        }
+    };
+    let take_upgrade = || {
+        upgrade.ok_or_else(|| {
+            ApiError::bad_request("this connection cannot be upgraded (HTTP/1.1 is required)")
+        })
+    };
+    if spdy_exec::is_spdy(ctx.headers) {
+        if !spdy_exec::offers(ctx.headers, spdy_exec::PROTOCOL) {
+            return Err(ApiError::bad_request(format!(
+                "none of the offered stream protocols is supported; supported: {}",
+                spdy_exec::PROTOCOL
+            )));
+        }
+        let upgrade = take_upgrade()?;
+        let options = ExecOptions::parse(&ctx.query, kind)?;
+        tokio::spawn(spdy_exec::serve(upgrade, options, start));
+        return Ok(spdy_exec::upgrade(spdy_exec::PROTOCOL));
+    }
     if !channel::is_websocket(ctx.headers) {
         return Err(ApiError::bad_request(
-            "Upgrade request required: exec and attach are served over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io)",
+            "Upgrade request required: exec and attach are served over WebSocket (v5.channel.k8s.io, v4.channel.k8s.io) or SPDY/3.1",
         ));
     }
     let protocol = channel::negotiate(ctx.headers).ok_or_else(|| {
@@ -120,20 +146,9 @@ pub async fn handle(
             channel::PROTOCOLS.join(", ")
         ))
     })?;
-    let upgrade = upgrade.ok_or_else(|| {
-        ApiError::bad_request("this connection cannot be upgraded (HTTP/1.1 is required)")
-    })?;
+    let upgrade = take_upgrade()?;
     let response = channel::upgrade(ctx.headers, protocol)?;
-    let first = options.first_channel();
-    tokio::spawn(async move {
-        let start = async {
-            match kind {
-                Kind::Exec => kubelet.exec(&pod, &container, &options).await,
-                Kind::Attach => kubelet.attach(&pod, &container, &options).await,
-            }
-        };
-        channel::serve(upgrade, protocol, first, start).await;
-    });
+    tokio::spawn(channel::serve(upgrade, protocol, first, start));
     Ok(response)
 }
 

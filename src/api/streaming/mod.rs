@@ -9,11 +9,14 @@
 //!
 //! - [`logs`]: `pods/log` options and handler;
 //! - [`exec`]: `pods/exec` and `pods/attach` options and handler;
-//! - [`channel`]: the WebSocket channel protocol (`v4`/`v5.channel.k8s.io`).
+//! - [`channel`]: the WebSocket channel protocol (`v4`/`v5.channel.k8s.io`);
+//! - [`spdy`]: SPDY/3.1 framing; [`spdy_exec`]: exec and attach over it.
 
 pub mod channel;
 pub mod exec;
 pub mod logs;
+pub mod spdy;
+pub mod spdy_exec;
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
