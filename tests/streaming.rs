@@ -1,6 +1,7 @@
 //! Logs, exec, attach and cp through the API server, as root: `kedge server` with its kubelet
 //! runs busybox pods from the test image, and every kubectl talks to them — `kubectl logs`
-//! with each option, `exec` (exit codes, stderr, stdin), `attach -i` and `cp` both ways.
+//! with each option, `exec` (exit codes, stderr, stdin), `attach -i`, `cp` both ways and
+//! `port-forward` to a busybox httpd.
 //!
 //! Exec, attach and cp are checked with every kubectl: 1.27–1.29 speak SPDY/3.1, 1.30 and
 //! later WebSocket `v5.channel.k8s.io` — and SPDY again when told not to use WebSockets
@@ -198,6 +199,47 @@ spec:
     )
 }
 
+/// An HTTP GET of `/` on `port` of this machine's loopback; the answer's body.
+fn http_get(port: u16) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+/// `kubectl port-forward pod/web <local>:8080` until the returned child is killed, once it
+/// says it is forwarding.
+fn port_forward(node: &Node, kubectl: &Kubectl, local: u16) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(&kubectl.path)
+        .args(["port-forward", "pod/web", &format!("{local}:8080")])
+        .env("KUBECONFIG", node.cluster.kubeconfig())
+        .env("HOME", node.cluster.dir.path())
+        .envs(node.env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("Forwarding from"), "{first}");
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+const WEB: &str =
+    "mkdir -p /www; echo hello-pf > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www";
+
 const TALK: &str =
     "/bin/busybox ln -s /bin/busybox /bin/tar; echo one; echo two >&2; echo three; exec sleep 3600";
 
@@ -218,6 +260,7 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
                 container("b", "echo from-b; exec sleep 3600"),
             ],
         ),
+        pod("web", "Always", "", &[container("main", WEB)]),
         pod(
             "crash",
             "Always",
@@ -384,5 +427,18 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
         let out = node.run(&kubectl, &["attach", "-i", &name], Some("hello\n"));
         assert_eq!(out.code, 0, "{v}: {}", out.stderr);
         assert!(out.stdout.contains("got hello"), "{v}: {}", out.stdout);
+
+        // Port-forward: SPDY for all (1.31 and later after their WebSocket tunnel is refused).
+        let local = common::free_port();
+        let mut forward = port_forward(&node, &kubectl, local);
+        let first = http_get(local);
+        let second = http_get(local);
+        let _ = forward.kill();
+        let _ = forward.wait();
+        assert_eq!(
+            (first.as_str(), second.as_str()),
+            ("hello-pf\n", "hello-pf\n"),
+            "{v}"
+        );
     }
 }

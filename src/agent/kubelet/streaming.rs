@@ -1,9 +1,11 @@
-//! The kubelet's answers to `pods/log`, `pods/exec` and `pods/attach`: registered with the
+//! The kubelet's answers to `pods/log`, `pods/exec`, `pods/attach` and `pods/portforward`: registered with the
 //! API server in process ([`crate::api::streaming::Nodes`]) for this node.
 //!
 //! Logs are read from the CRI files the shim writes; which attempt's file follows upstream's
 //! kubelet (the running container, else the last terminated one; `previous` the one before).
-//! Exec and attach are sessions of the pod's shim, bridged to channels by two threads.
+//! Exec and attach are sessions of the pod's shim, bridged to channels by two threads;
+//! port-forward connects to the pod's localhost from a thread that joins its network
+//! namespace.
 
 use std::convert::Infallible;
 use std::path::PathBuf;
@@ -12,6 +14,7 @@ use bytes::Bytes;
 use http_body::Frame;
 use http_body_util::{BodyExt, StreamBody};
 use serde_json::Value;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tracing::debug;
@@ -282,6 +285,51 @@ impl NodeStreams for LocalStreams {
             .map_err(runtime_error)?;
         bridge(session)
     }
+
+    async fn port_forward(&self, pod: &Value, port: u16) -> Result<TcpStream, ApiError> {
+        let dirs = self.dirs.clone();
+        let uid = text(pod, "/metadata/uid").to_string();
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // A thread of its own: it joins the pod's network namespace and ends with the
+        // connection made (the socket stays in that namespace).
+        let pod_uid = uid.clone();
+        std::thread::spawn(move || {
+            let _ = tx.send(connect_in_pod(&dirs, &pod_uid, port));
+        });
+        let stream = rx
+            .await
+            .map_err(|_| ApiError::internal("the port-forward thread ended without an answer"))?
+            .map_err(|error| {
+                ApiError::new(500, "InternalError", format!(
+                    "error forwarding port {port} to pod {uid}: failed to connect to localhost:{port} inside the pod's network namespace: {error}"
+                ))
+            })?;
+        stream
+            .set_nonblocking(true)
+            .and_then(|()| TcpStream::from_std(stream))
+            .map_err(|e| ApiError::internal(format!("cannot use the forwarded connection: {e}")))
+    }
+}
+
+/// Connects to `port` on localhost inside pod `uid`'s network namespace (the host's, for
+/// host-network pods). Must run on a thread of its own, which stays in that namespace.
+fn connect_in_pod(
+    dirs: &RuntimeDirs,
+    uid: &str,
+    port: u16,
+) -> std::io::Result<std::net::TcpStream> {
+    let status = SandboxHandle::connect(dirs, uid)
+        .and_then(|handle| handle.status())
+        .map_err(std::io::Error::other)?;
+    if let Some(netns) = status.net_namespace {
+        let file = std::fs::File::open(&netns)?;
+        nix::sched::setns(&file, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(std::io::Error::from)?;
+    }
+    std::net::TcpStream::connect_timeout(
+        &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        std::time::Duration::from_secs(10),
+    )
 }
 
 #[cfg(test)]

@@ -243,12 +243,13 @@ async fn resource(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         ));
     }
     if ctx.info.kind == "Pod" && ctx.info.group.is_empty() {
-        use crate::api::streaming::{exec, logs};
+        use crate::api::streaming::{exec, logs, portforward};
         let upgrade = || ctx.upgrade.lock().unwrap_or_else(|e| e.into_inner()).take();
         match sub {
             Some("log") => return logs::handle(ctx).await,
             Some("exec") => return exec::handle(ctx, exec::Kind::Exec, upgrade()).await,
             Some("attach") => return exec::handle(ctx, exec::Kind::Attach, upgrade()).await,
+            Some("portforward") => return portforward::handle(ctx, upgrade()).await,
             _ => {}
         }
     }

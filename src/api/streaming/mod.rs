@@ -1,4 +1,5 @@
-//! The streaming subresources of pods — `pods/log`, `pods/exec`, `pods/attach` — answered by
+//! The streaming subresources of pods — `pods/log`, `pods/exec`, `pods/attach`,
+//! `pods/portforward` — answered by
 //! the kubelet of the pod's node.
 //!
 //! The API server resolves the pod and its container, then hands the request to the
@@ -10,11 +11,13 @@
 //! - [`logs`]: `pods/log` options and handler;
 //! - [`exec`]: `pods/exec` and `pods/attach` options and handler;
 //! - [`channel`]: the WebSocket channel protocol (`v4`/`v5.channel.k8s.io`);
-//! - [`spdy`]: SPDY/3.1 framing; [`spdy_exec`]: exec and attach over it.
+//! - [`spdy`]: SPDY/3.1 framing; [`spdy_exec`]: exec and attach over it; [`portforward`]:
+//!   port-forward over it.
 
 pub mod channel;
 pub mod exec;
 pub mod logs;
+pub mod portforward;
 pub mod spdy;
 pub mod spdy_exec;
 
@@ -23,6 +26,7 @@ use std::sync::{Arc, RwLock};
 
 use bytes::Bytes;
 use serde_json::Value;
+use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use super::http::Body;
@@ -89,6 +93,9 @@ pub trait NodeStreams: Send + Sync {
         container: &str,
         options: &ExecOptions,
     ) -> Result<ContainerSession, ApiError>;
+
+    /// A connection to `port` on the pod's localhost (inside its network namespace).
+    async fn port_forward(&self, pod: &Value, port: u16) -> Result<TcpStream, ApiError>;
 }
 
 /// The kubelets reachable for streaming, by node name.
