@@ -59,16 +59,19 @@ pub fn is_websocket(headers: &HeaderMap) -> bool {
 
 /// The best subprotocol of the client's `Sec-WebSocket-Protocol` offers.
 pub fn negotiate(headers: &HeaderMap) -> Option<Protocol> {
-    let offered: Vec<String> = headers
+    [Protocol::V5, Protocol::V4]
+        .into_iter()
+        .find(|p| offers(headers, *p))
+}
+
+/// Whether the client offers `protocol` in `Sec-WebSocket-Protocol`.
+pub fn offers(headers: &HeaderMap, protocol: Protocol) -> bool {
+    headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|p| p.trim().to_string())
-        .collect();
-    [Protocol::V5, Protocol::V4]
-        .into_iter()
-        .find(|p| offered.iter().any(|o| o == p.name()))
+        .any(|p| p.trim() == protocol.name())
 }
 
 /// Checks a WebSocket handshake and builds the 101 answer choosing `protocol`.

@@ -6,18 +6,28 @@
 //! headers: `error` (the server writes a message there if the connection fails) and `data`
 //! (the bytes both ways). Each data stream is bridged to a connection to the pod's localhost
 //! made by its kubelet.
+//!
+//! The Python client and kube-rs use the WebSocket channel protocol instead
+//! (`v4.channel.k8s.io`, `?ports=80,8080`): port `i` has data channel `2i` and error channel
+//! `2i+1`, each first announced by a frame holding the port (2 bytes, little-endian).
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use futures::{SinkExt, StreamExt};
 use http::Response;
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role};
 use tracing::debug;
 
+use super::channel;
 use super::spdy::{self, Decoder, Frame};
 use super::spdy_exec::{self, Outgoing, read_frame, write_frames};
 use super::{NodeStreams, node_name};
@@ -41,9 +51,18 @@ pub async fn handle(ctx: &Ctx<'_>, upgrade: Option<OnUpgrade>) -> Result<Respons
         ApiError::bad_request(format!("pod {} does not have a host assigned", ctx.name()))
     })?;
     let kubelet = ctx.state.nodes.get(node)?;
+    if channel::is_websocket(ctx.headers) && channel::offers(ctx.headers, channel::Protocol::V4) {
+        let ports = ports(ctx.query.all("ports"))?;
+        let upgrade = upgrade.ok_or_else(|| {
+            ApiError::bad_request("this connection cannot be upgraded (HTTP/1.1 is required)")
+        })?;
+        let response = channel::upgrade(ctx.headers, channel::Protocol::V4)?;
+        tokio::spawn(serve_websocket(upgrade, kubelet, Arc::new(pod), ports));
+        return Ok(response);
+    }
     if !spdy_exec::is_spdy(ctx.headers) || !spdy_exec::offers(ctx.headers, PROTOCOL) {
         return Err(ApiError::bad_request(
-            "Upgrade request required: port-forward is served over SPDY/3.1 (portforward.k8s.io)",
+            "Upgrade request required: port-forward is served over SPDY/3.1 (portforward.k8s.io) and WebSocket (v4.channel.k8s.io)",
         ));
     }
     let upgrade = upgrade.ok_or_else(|| {
@@ -227,5 +246,166 @@ async fn forward(
         let _ = out
             .send(Outgoing::Frame(spdy::data(stream, &[], true)))
             .await;
+    }
+}
+
+/// The `ports` of a WebSocket port-forward (repeated or comma-separated).
+///
+/// # Errors
+/// None given, or one that is not a port.
+pub fn ports(values: Vec<&str>) -> Result<Vec<u16>, ApiError> {
+    let ports: Vec<u16> = values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<u16>()
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| ApiError::bad_request(format!("invalid port {p:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    if ports.is_empty() {
+        return Err(ApiError::bad_request(
+            "query parameter \"port\" is required",
+        ));
+    }
+    Ok(ports)
+}
+
+fn channel_frame(channel: u8, data: &[u8]) -> Message {
+    let mut bytes = Vec::with_capacity(data.len() + 1);
+    bytes.push(channel);
+    bytes.extend_from_slice(data);
+    Message::Binary(bytes.into())
+}
+
+/// Serves a WebSocket port-forward: one connection per port, until they have all ended.
+async fn serve_websocket(
+    upgrade: OnUpgrade,
+    kubelet: Arc<dyn NodeStreams>,
+    pod: Arc<Value>,
+    ports: Vec<u16>,
+) {
+    let upgraded = match upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(error) => {
+            debug!(%error, "the WebSocket upgrade failed");
+            return;
+        }
+    };
+    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    let (mut sink, mut source) = ws.split();
+    let (out, mut messages) = mpsc::channel::<Message>(64);
+    let writer = tokio::spawn(async move {
+        while let Some(message) = messages.recv().await {
+            if sink.send(message).await.is_err() {
+                return;
+            }
+        }
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            })))
+            .await;
+        let _ = sink.close().await;
+    });
+    let mut inputs = Vec::new();
+    let mut forwards = tokio::task::JoinSet::new();
+    for (index, port) in ports.iter().copied().enumerate() {
+        let data = (index * 2) as u8;
+        let _ = out.send(channel_frame(data, &port.to_le_bytes())).await;
+        let _ = out.send(channel_frame(data + 1, &port.to_le_bytes())).await;
+        let (input, from_client) = mpsc::unbounded_channel::<Option<Vec<u8>>>();
+        inputs.push(input);
+        forwards.spawn(forward_websocket(
+            kubelet.clone(),
+            pod.clone(),
+            port,
+            data,
+            from_client,
+            out.clone(),
+        ));
+    }
+    drop(out);
+    let reader = async {
+        while let Some(Ok(message)) = source.next().await {
+            match message {
+                Message::Binary(bytes) => {
+                    if let Some((&channel, payload)) = bytes.split_first()
+                        && channel % 2 == 0
+                        && let Some(input) = inputs.get(usize::from(channel / 2))
+                        && !payload.is_empty()
+                    {
+                        let _ = input.send(Some(payload.to_vec()));
+                    }
+                }
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+    };
+    tokio::select! {
+        () = reader => {}
+        () = async { while forwards.join_next().await.is_some() {} } => {}
+    }
+    forwards.abort_all();
+    let _ = writer.await;
+}
+
+/// Bridges channel `data` (and its error channel) and a connection to the pod's `port`.
+async fn forward_websocket(
+    kubelet: Arc<dyn NodeStreams>,
+    pod: Arc<Value>,
+    port: u16,
+    data: u8,
+    mut from_client: mpsc::UnboundedReceiver<Option<Vec<u8>>>,
+    out: mpsc::Sender<Message>,
+) {
+    let connection = match kubelet.port_forward(&pod, port).await {
+        Ok(connection) => connection,
+        Err(error) => {
+            let _ = out
+                .send(channel_frame(data + 1, error.message.as_bytes()))
+                .await;
+            return;
+        }
+    };
+    let (mut from_pod, mut to_pod) = connection.into_split();
+    let upstream = async move {
+        while let Some(Some(bytes)) = from_client.recv().await {
+            if to_pod.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+        let _ = to_pod.shutdown().await;
+        std::future::pending::<()>().await;
+    };
+    let downstream = async move {
+        let mut buffer = vec![0u8; 32 * 1024];
+        while let Ok(n) = from_pod.read(&mut buffer).await {
+            if n == 0 || out.send(channel_frame(data, &buffer[..n])).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        () = upstream => {}
+        () = downstream => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_repeated_or_comma_separated() {
+        assert_eq!(ports(vec!["80,8080", "9090"]).unwrap(), [80, 8080, 9090]);
+        assert_eq!(ports(vec![]).unwrap_err().code, 400);
+        assert_eq!(ports(vec!["http"]).unwrap_err().code, 400);
+        assert_eq!(ports(vec!["0"]).unwrap_err().code, 400);
     }
 }
