@@ -237,6 +237,53 @@ fn port_forward(node: &Node, kubectl: &Kubectl, local: u16) -> std::process::Chi
     child
 }
 
+/// Exec (exit code included) and port-forward with the official Python client, which speaks
+/// the WebSocket channel protocol.
+const PYTHON: &str = r#"
+from kubernetes import client, config
+from kubernetes.stream import stream, portforward
+config.load_kube_config()
+v1 = client.CoreV1Api()
+out = stream(v1.connect_get_namespaced_pod_exec, "talk", "default",
+             command=["sh", "-c", "echo py-out; echo py-err >&2"],
+             stderr=True, stdin=False, stdout=True, tty=False)
+assert "py-out" in out and "py-err" in out, out
+ws = stream(v1.connect_get_namespaced_pod_exec, "talk", "default", command=["sh", "-c", "exit 4"],
+            stderr=True, stdin=False, stdout=True, tty=False, _preload_content=False)
+ws.run_forever(timeout=30)
+assert ws.returncode == 4, ws.returncode
+pf = portforward(v1.connect_get_namespaced_pod_portforward, "web", "default", ports="8080")
+sock = pf.socket(8080)
+sock.setblocking(True)
+sock.sendall(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+data = b""
+while True:
+    chunk = sock.recv(4096)
+    if not chunk:
+        break
+    data += chunk
+sock.close()
+assert data.split(b"\r\n\r\n", 1)[1] == b"hello-pf\n", data
+assert pf.error(8080) is None, pf.error(8080)
+pf.close()
+print("python ok")
+"#;
+
+fn python_client_available() -> bool {
+    let available = Command::new("python3")
+        .args(["-c", "import kubernetes"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !available {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the Python client is missing (run scripts/test-tools.sh)"
+        );
+        eprintln!("skipped the Python client: pip install kubernetes");
+    }
+    available
+}
+
 const WEB: &str =
     "mkdir -p /www; echo hello-pf > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www";
 
@@ -340,7 +387,17 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
     let followed = node.ok(&["logs", "crash", "-f"]);
     assert!(followed.starts_with("attempt "), "{followed}");
 
-    // Exec, attach and cp with every kubectl that speaks WebSocket.
+    if python_client_available() {
+        let out = node.cluster.run(Path::new("python3"), &["-c", PYTHON]);
+        assert_eq!(
+            out.code, 0,
+            "the Python client: {}{}",
+            out.stdout, out.stderr
+        );
+        assert!(out.stdout.contains("python ok"), "{}", out.stdout);
+    }
+
+    // Exec, attach, cp and port-forward with every kubectl.
     let payload: String = (0..2000).map(|i| format!("line {i}\n")).collect();
     let local = node.cluster.dir.path().join("payload.txt");
     std::fs::write(&local, &payload).unwrap();
