@@ -4,8 +4,9 @@
 //! `port-forward` to a busybox httpd.
 //!
 //! Exec, attach and cp are checked with every kubectl: 1.27–1.29 speak SPDY/3.1, 1.30 and
-//! later WebSocket `v5.channel.k8s.io` — and SPDY again when told not to use WebSockets
-//! (`KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false`, their fallback).
+//! later WebSocket `v5.channel.k8s.io`; port-forward is SPDY, tunnelled in a WebSocket from
+//! 1.31. kubectl 1.32 is also run told not to use WebSockets (`KUBECTL_*_WEBSOCKETS=false`,
+//! their fallback). The Python client does exec and port-forward over WebSocket channels.
 //!
 //! Without root this skips, unless `CI` is set: then it fails. Whatever happens, the pods'
 //! shims are stopped (by pid, through the runtime's recovery), the pod network removed and
@@ -412,7 +413,10 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
     }
     for (kubectl, fallback) in runs {
         node.env = if fallback {
-            &[("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false")]
+            &[
+                ("KUBECTL_REMOTE_COMMAND_WEBSOCKETS", "false"),
+                ("KUBECTL_PORT_FORWARD_WEBSOCKETS", "false"),
+            ]
         } else {
             &[]
         };
@@ -485,7 +489,7 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
         assert_eq!(out.code, 0, "{v}: {}", out.stderr);
         assert!(out.stdout.contains("got hello"), "{v}: {}", out.stdout);
 
-        // Port-forward: SPDY for all (1.31 and later after their WebSocket tunnel is refused).
+        // Port-forward: SPDY, tunnelled in a WebSocket from 1.31.
         let local = common::free_port();
         let mut forward = port_forward(&node, &kubectl, local);
         let first = http_get(local);

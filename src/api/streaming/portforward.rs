@@ -1,6 +1,7 @@
 //! `pods/portforward` over SPDY/3.1 (`X-Stream-Protocol-Version: portforward.k8s.io`), as
-//! every kubectl speaks it (1.31 and later first try SPDY tunnelled in a WebSocket, which is
-//! refused here, and fall back to plain SPDY).
+//! every kubectl speaks it — kubectl 1.31 and later tunnel it in a WebSocket
+//! (`SPDY/3.1+portforward.k8s.io`, binary messages carrying the SPDY bytes), and fall back
+//! to plain SPDY when that fails.
 //!
 //! For each connection the client opens two streams with the same `requestID` and `port`
 //! headers: `error` (the server writes a message there if the connection fails) and `data`
@@ -38,6 +39,18 @@ use crate::api::status::ApiError;
 
 /// The port-forward protocol over SPDY.
 pub const PROTOCOL: &str = "portforward.k8s.io";
+/// The WebSocket subprotocol of SPDY tunnelled in a WebSocket (kubectl 1.31+).
+pub const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
+
+/// Whether a WebSocket handshake offers the SPDY tunnel.
+fn offers_tunnel(headers: &http::HeaderMap) -> bool {
+    headers
+        .get_all(http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim() == TUNNEL_PROTOCOL)
+}
 
 /// Answers `pods/portforward`; `upgrade` is the connection's pending upgrade.
 ///
@@ -58,6 +71,18 @@ pub async fn handle(ctx: &Ctx<'_>, upgrade: Option<OnUpgrade>) -> Result<Respons
         })?;
         let response = channel::upgrade(ctx.headers, channel::Protocol::V4)?;
         tokio::spawn(serve_websocket(upgrade, kubelet, Arc::new(pod), ports));
+        return Ok(response);
+    }
+    if channel::is_websocket(ctx.headers) && offers_tunnel(ctx.headers) {
+        let upgrade = upgrade.ok_or_else(|| {
+            ApiError::bad_request("this connection cannot be upgraded (HTTP/1.1 is required)")
+        })?;
+        let mut response = channel::upgrade(ctx.headers, channel::Protocol::V4)?;
+        response.headers_mut().insert(
+            http::header::SEC_WEBSOCKET_PROTOCOL,
+            http::HeaderValue::from_static(TUNNEL_PROTOCOL),
+        );
+        tokio::spawn(serve_tunnel(upgrade, kubelet, Arc::new(pod)));
         return Ok(response);
     }
     if !spdy_exec::is_spdy(ctx.headers) || !spdy_exec::offers(ctx.headers, PROTOCOL) {
@@ -89,14 +114,65 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> &'a str {
 }
 
 async fn serve(upgrade: OnUpgrade, kubelet: Arc<dyn NodeStreams>, pod: Arc<Value>) {
+    match upgrade.await {
+        Ok(upgraded) => serve_spdy(TokioIo::new(upgraded), kubelet, pod).await,
+        Err(error) => debug!(%error, "the SPDY upgrade failed"),
+    }
+}
+
+/// Serves SPDY tunnelled in a WebSocket: each binary message carries SPDY bytes.
+async fn serve_tunnel(upgrade: OnUpgrade, kubelet: Arc<dyn NodeStreams>, pod: Arc<Value>) {
     let upgraded = match upgrade.await {
         Ok(upgraded) => upgraded,
         Err(error) => {
-            debug!(%error, "the SPDY upgrade failed");
+            debug!(%error, "the WebSocket upgrade failed");
             return;
         }
     };
-    let (mut source, sink) = tokio::io::split(TokioIo::new(upgraded));
+    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, None).await;
+    let (mut sink, mut source) = ws.split();
+    let (spdy_side, tunnel_side) = tokio::io::duplex(256 * 1024);
+    let (mut from_spdy, mut to_spdy) = tokio::io::split(tunnel_side);
+    let inbound = async move {
+        while let Some(Ok(message)) = source.next().await {
+            match message {
+                Message::Binary(bytes) if to_spdy.write_all(&bytes).await.is_err() => break,
+                Message::Close(_) => break,
+                _ => {}
+            }
+        }
+        let _ = to_spdy.shutdown().await;
+    };
+    let outbound = async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        while let Ok(n) = from_spdy.read(&mut buffer).await {
+            if n == 0
+                || sink
+                    .send(Message::Binary(buffer[..n].to_vec().into()))
+                    .await
+                    .is_err()
+            {
+                break;
+            }
+        }
+        let _ = sink
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::Normal,
+                reason: "".into(),
+            })))
+            .await;
+        let _ = sink.close().await;
+    };
+    let session = serve_spdy(spdy_side, kubelet, pod);
+    tokio::join!(inbound, outbound, session);
+}
+
+async fn serve_spdy(
+    io: impl tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+    kubelet: Arc<dyn NodeStreams>,
+    pod: Arc<Value>,
+) {
+    let (mut source, sink) = tokio::io::split(io);
     let (out, frames) = mpsc::channel::<Outgoing>(64);
     let writer = tokio::spawn(write_frames(sink, frames));
     let mut decoder = Decoder::default();
