@@ -66,11 +66,18 @@ fn attempt_of(container_id: &str) -> Option<u32> {
 /// Upstream's Bad Request when there is no such log.
 pub fn log_attempt(pod: &Value, container: &str, previous: bool) -> Result<(u32, bool), ApiError> {
     let name = text(pod, "/metadata/name");
-    let status = container_status(pod, container).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "container {container:?} in pod {name:?} is not available"
-        ))
-    })?;
+    let Some(status) = container_status(pod, container) else {
+        // No status yet: the kubelet has not reported the pod's containers (upstream's own
+        // status would say ContainerCreating).
+        let phase = text(pod, "/status/phase");
+        return Err(ApiError::bad_request(if matches!(phase, "" | "Pending") {
+            format!(
+                "container {container:?} in pod {name:?} is waiting to start: ContainerCreating"
+            )
+        } else {
+            format!("container {container:?} in pod {name:?} is not available")
+        }));
+    };
     let id = |state: &str| {
         Some(text(status, &format!("/{state}/terminated/containerID"))).filter(|s| !s.is_empty())
     };
@@ -371,6 +378,12 @@ mod tests {
         );
         assert_eq!(
             log_attempt(&first, "other", false).unwrap_err().message,
+            "container \"other\" in pod \"p\" is waiting to start: ContainerCreating"
+        );
+        let mut running = first.clone();
+        running["status"]["phase"] = json!("Running");
+        assert_eq!(
+            log_attempt(&running, "other", false).unwrap_err().message,
             "container \"other\" in pod \"p\" is not available"
         );
         let done = pod(
