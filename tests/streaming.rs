@@ -6,7 +6,8 @@
 //! Exec, attach and cp are checked with every kubectl: 1.27–1.29 speak SPDY/3.1, 1.30 and
 //! later WebSocket `v5.channel.k8s.io`; port-forward is SPDY, tunnelled in a WebSocket from
 //! 1.31. kubectl 1.32 is also run told not to use WebSockets (`KUBECTL_*_WEBSOCKETS=false`,
-//! their fallback). The Python client does exec and port-forward over WebSocket channels.
+//! their fallback). The Python client and kube-rs do exec and port-forward over WebSocket
+//! channels.
 //!
 //! Without root this skips, unless `CI` is set: then it fails. Whatever happens, the pods'
 //! shims are stopped (by pid, through the runtime's recovery), the pod network removed and
@@ -285,6 +286,62 @@ fn python_client_available() -> bool {
     available
 }
 
+/// Exec (exit code in the final Status) and port-forward with kube-rs (WebSocket channels).
+fn kube_rs_exec_and_port_forward(node: &Node) {
+    use k8s_openapi::api::core::v1::Pod;
+    use kube::api::{Api, AttachParams};
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let kubeconfig = Kubeconfig::read_from(node.cluster.kubeconfig()).unwrap();
+        let config =
+            kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+                .await
+                .unwrap();
+        let pods: Api<Pod> = Api::default_namespaced(kube::Client::try_from(config).unwrap());
+        let mut process = pods
+            .exec(
+                "talk",
+                ["sh", "-c", "echo kube-rs; exit 6"],
+                &AttachParams::default().stderr(false),
+            )
+            .await
+            .unwrap();
+        let mut out = String::new();
+        process
+            .stdout()
+            .unwrap()
+            .read_to_string(&mut out)
+            .await
+            .unwrap();
+        let status = process.take_status().unwrap().await.unwrap();
+        assert_eq!(out, "kube-rs\n");
+        assert_eq!(status.reason.as_deref(), Some("NonZeroExitCode"));
+        let cause = &status.details.unwrap().causes.unwrap()[0];
+        assert_eq!(
+            (cause.reason.as_deref(), cause.message.as_deref()),
+            (Some("ExitCode"), Some("6"))
+        );
+
+        let mut forwarder = pods.portforward("web", &[8080]).await.unwrap();
+        let mut stream = forwarder.take_stream(8080).unwrap();
+        stream
+            .write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).await.unwrap();
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.ends_with("\r\n\r\nhello-pf\n"), "{answer}");
+        drop(stream);
+        forwarder.abort();
+    });
+}
+
 const WEB: &str =
     "mkdir -p /www; echo hello-pf > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www";
 
@@ -397,6 +454,8 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
         );
         assert!(out.stdout.contains("python ok"), "{}", out.stdout);
     }
+
+    kube_rs_exec_and_port_forward(&node);
 
     // Exec, attach, cp and port-forward with every kubectl.
     let payload: String = (0..2000).map(|i| format!("line {i}\n")).collect();
