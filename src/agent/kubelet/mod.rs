@@ -116,12 +116,6 @@ pub async fn run(
         }
     });
     let name = config.node.name.clone();
-    api.nodes.register(
-        &name,
-        Arc::new(streaming::LocalStreams {
-            dirs: config.runtime.clone(),
-        }),
-    );
     let kubelet = Arc::new(Kubelet {
         client: crate::api::local::client(&api, &format!("node:{name}")),
         events: Recorder::new(&api, "kubelet"),
@@ -139,6 +133,13 @@ pub async fn run(
         .uid
         .unwrap_or_default();
     info!(node = %name, %pod_cidr, "the kubelet is running");
+    // Logs, exec, attach and port-forward of this node's pods, for the API server.
+    kubelet.api.nodes.register(
+        &name,
+        Arc::new(streaming::LocalStreams {
+            dirs: kubelet.config.runtime.clone(),
+        }),
+    );
     let lease = tokio::spawn(lease::run(kubelet.clone(), node_uid, shutdown.clone()));
     let status = tokio::spawn(node::run_status(kubelet.clone(), shutdown.clone()));
     let pods = pods::run(kubelet.clone(), shutdown.clone()).await;
