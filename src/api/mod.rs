@@ -6,7 +6,8 @@
 //! - [`registry`]: the kinds served; [`cache`]: the watch cache that serves reads;
 //! - [`request`], [`http`], [`status`]: paths and queries, bodies and content types, errors;
 //! - [`auth`]: authentication and service-account tokens;
-//! - [`strategy`], [`object`], [`selector`]: per-kind rules and JSON helpers.
+//! - [`strategy`], [`object`], [`selector`]: per-kind rules and JSON helpers;
+//! - [`streaming`]: `pods/log`, `pods/exec` and `pods/attach`, answered by the pod's kubelet.
 
 pub mod admission;
 pub mod auth;
@@ -30,6 +31,7 @@ pub mod server;
 pub mod services;
 pub mod status;
 pub mod strategy;
+pub mod streaming;
 pub mod table;
 
 use std::sync::Arc;
@@ -71,6 +73,8 @@ pub struct ApiState {
     pub tokens: TokenIssuer,
     pub openapi: handlers::openapi::OpenApiCache,
     pub services: services::ServiceAllocator,
+    /// The kubelets that answer `pods/log`, `pods/exec` and `pods/attach`, by node.
+    pub nodes: streaming::Nodes,
 }
 
 impl ApiState {
@@ -93,6 +97,7 @@ impl ApiState {
             pki,
             tokens,
             openapi: Default::default(),
+            nodes: Default::default(),
         }))
     }
 }

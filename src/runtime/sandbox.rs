@@ -494,6 +494,15 @@ impl StreamSession {
     pub fn flush(&mut self) -> io::Result<()> {
         self.stream.flush()
     }
+
+    /// Ends the session from this side: a reader blocked in [`Self::next_event`] (on any
+    /// handle of it) sees [`SessionEvent::Closed`].
+    ///
+    /// # Errors
+    /// The socket refused it.
+    pub fn shutdown(&self) -> io::Result<()> {
+        self.stream.shutdown(std::net::Shutdown::Both)
+    }
 }
 
 /// A pod found on disk by [`recover`].

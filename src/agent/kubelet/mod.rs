@@ -7,7 +7,8 @@
 //!   runtime's container configs), [`images`] (pull policies), [`env`] (environment),
 //!   [`volumes`] (volume contents),
 //!   [`status`] (the pod's status as upstream reports it), [`probes`] (startup, liveness,
-//!   readiness), [`termination`] (graceful deletion) and [`backoff`] (crash loops).
+//!   readiness), [`termination`] (graceful deletion) and [`backoff`] (crash loops);
+//! - [`streaming`]: logs, exec and attach for the API server, with [`log_reader`].
 //!
 //! Inside `kedge server` the kubelet reaches the API server through the in-process transport
 //! as `system:node:<name>`, so the server's own node needs no tunnel.
@@ -17,11 +18,13 @@ pub mod containers;
 pub mod env;
 pub mod images;
 pub mod lease;
+pub mod log_reader;
 pub mod network;
 pub mod node;
 pub mod pods;
 pub mod probes;
 pub mod status;
+pub mod streaming;
 pub mod termination;
 pub mod volumes;
 pub mod worker;
@@ -130,9 +133,17 @@ pub async fn run(
         .uid
         .unwrap_or_default();
     info!(node = %name, %pod_cidr, "the kubelet is running");
+    // Logs, exec, attach and port-forward of this node's pods, for the API server.
+    kubelet.api.nodes.register(
+        &name,
+        Arc::new(streaming::LocalStreams {
+            dirs: kubelet.config.runtime.clone(),
+        }),
+    );
     let lease = tokio::spawn(lease::run(kubelet.clone(), node_uid, shutdown.clone()));
     let status = tokio::spawn(node::run_status(kubelet.clone(), shutdown.clone()));
     let pods = pods::run(kubelet.clone(), shutdown.clone()).await;
     let _ = tokio::join!(lease, status, import);
+    kubelet.api.nodes.unregister(&name);
     pods
 }

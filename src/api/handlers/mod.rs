@@ -41,6 +41,8 @@ pub struct Ctx<'a> {
     pub body: Bytes,
     /// Warnings for the response's `Warning` headers.
     pub warnings: std::sync::Mutex<Vec<String>>,
+    /// The connection's pending upgrade (exec and attach switch to a WebSocket).
+    pub upgrade: std::sync::Mutex<Option<hyper::upgrade::OnUpgrade>>,
 }
 
 impl Ctx<'_> {
@@ -116,7 +118,8 @@ pub async fn handle(
     request: Request<Bytes>,
     user: Option<UserInfo>,
 ) -> Response<Body> {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let route = route(parts.uri.path());
     let query = Query::parse(parts.uri.query());
     let public = matches!(
@@ -143,6 +146,7 @@ pub async fn handle(
                 info,
                 body,
                 warnings: Default::default(),
+                upgrade: std::sync::Mutex::new(upgrade),
             };
             let result = resource(&ctx).await;
             let warnings =
@@ -237,6 +241,17 @@ async fn resource(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         return Err(ApiError::method_not_allowed(
             "the server does not allow this method on the requested resource",
         ));
+    }
+    if ctx.info.kind == "Pod" && ctx.info.group.is_empty() {
+        use crate::api::streaming::{exec, logs, portforward};
+        let upgrade = || ctx.upgrade.lock().unwrap_or_else(|e| e.into_inner()).take();
+        match sub {
+            Some("log") => return logs::handle(ctx).await,
+            Some("exec") => return exec::handle(ctx, exec::Kind::Exec, upgrade()).await,
+            Some("attach") => return exec::handle(ctx, exec::Kind::Attach, upgrade()).await,
+            Some("portforward") => return portforward::handle(ctx, upgrade()).await,
+            _ => {}
+        }
     }
     match verb {
         "watch" => watch::watch(ctx).await,

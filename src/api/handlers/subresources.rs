@@ -120,6 +120,7 @@ pub async fn evict(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         info: ctx.info.clone(),
         body: bytes::Bytes::new(),
         warnings: Default::default(),
+        upgrade: Default::default(),
     })?;
     if eviction
         .pointer("/deleteOptions/dryRun")
