@@ -236,10 +236,17 @@ fn lifecycle_and_exit_codes() {
     // A process that handles SIGTERM exits on its own within the grace period.
     let c = f.container(
         "graceful",
-        "trap 'exit 0' TERM; while true; do sleep 0.1; done",
+        "trap 'exit 0' TERM; echo trapped; while true; do sleep 0.1; done",
     );
     pod.create_container(&c).unwrap();
-    pod.start_container(&c.id()).unwrap();
+    let started = pod.start_container(&c.id()).unwrap();
+    // Stop only once the handler is in place: a SIGTERM before it is ignored by PID 1.
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            std::fs::read_to_string(&started.log_path).is_ok_and(|log| log.contains("trapped"))
+        }),
+        "the container never installed its SIGTERM handler"
+    );
     let stopped = pod
         .stop_container(&c.id(), Duration::from_secs(30))
         .unwrap();
