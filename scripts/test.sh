@@ -12,7 +12,8 @@
 #
 # The static builds keep their own target directory in a cache outside the clone
 # (KEDGE_STATIC_TARGET, default ~/.cache/kedge-static-target), so a later run on the same
-# machine rebuilds only what changed.
+# machine rebuilds only what changed — unless the disk has under KEDGE_STATIC_KEEP_GB (20) GB
+# free after the build, when the cache is removed to leave room for the test build.
 #
 # Usage: scripts/test.sh [extra cargo test arguments]
 set -euo pipefail
@@ -23,10 +24,16 @@ export KEDGE_TEST_TOOLS
 
 if [ "${KEDGE_TEST_STATIC:-1}" != 0 ]; then
   dist="$PWD/target/dist"
-  KEDGE_DIST_DIR="$dist" \
-    CARGO_TARGET_DIR="${KEDGE_STATIC_TARGET:-$HOME/.cache/kedge-static-target}" \
-    CARGO_INCREMENTAL=0 \
+  static_target="${KEDGE_STATIC_TARGET:-$HOME/.cache/kedge-static-target}"
+  KEDGE_DIST_DIR="$dist" CARGO_TARGET_DIR="$static_target" CARGO_INCREMENTAL=0 \
     scripts/build-static.sh amd64 arm64
+  # The cache is worth its ~3.5 GB only where disk is plentiful; the test build needs as much
+  # again, so on a small disk it goes (the binaries are already in $dist).
+  free_kb=$(df -Pk "$static_target" | awk 'NR == 2 { print $4 }')
+  if [ "$free_kb" -lt $(( ${KEDGE_STATIC_KEEP_GB:-20} * 1024 * 1024 )) ]; then
+    echo "test.sh: under ${KEDGE_STATIC_KEEP_GB:-20} GB free: removing the static build cache $static_target" >&2
+    rm -rf "$static_target"
+  fi
   export KEDGE_TEST_BIN="$dist/kedge" KEDGE_ARM64_BIN="$dist/kedge-arm64"
 elif [ -n "${CI:-}" ]; then
   echo "KEDGE_TEST_STATIC=0 is not allowed in CI: CI proves the static binaries" >&2
