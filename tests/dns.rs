@@ -14,46 +14,18 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use common::{Cluster, Kubectl, default_kubectl};
+use common::node::{Node, is_root};
 use hickory_proto::op::{Message, Query, ResponseCode};
 use hickory_proto::rr::rdata::A;
 use hickory_proto::rr::{Name, RData, Record, RecordType};
-use kedge::runtime::layout::RuntimeDirs;
-use kedge::runtime::sandbox::{RecoveredSandbox, recover};
 
 const DNS: &str = "10.43.0.10:53";
 const UPSTREAM: &str = "127.0.0.77:53";
 const UPSTREAM_ANSWER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 77);
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the cluster DNS test needs root in CI"
-        );
-        eprintln!("skipped: the cluster DNS test needs root");
-    }
-    root
-}
-
-fn test_image(dir: &Path) -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-image.sh");
-    let out = Command::new("bash").arg(script).arg(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "build-test-image.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join("busybox-docker.tar")
-}
 
 /// A fake upstream resolver until dropped: names under `example.` have the A record
 /// [`UPSTREAM_ANSWER`], others are NXDOMAIN.
@@ -176,130 +148,6 @@ fn addresses(message: &Message) -> Vec<IpAddr> {
         .collect()
 }
 
-/// A server with its kubelet; on drop, stops the server, then every pod sandbox it left (by
-/// the shims' pids), the pods' logs, the pod network and the cluster DNS link.
-struct Node {
-    cluster: Cluster,
-    kubectl: Kubectl,
-    _images: tempfile::TempDir,
-}
-
-impl Node {
-    fn kubectl(&self, args: &[&str]) -> String {
-        self.cluster.kubectl(&self.kubectl, args).ok().to_string()
-    }
-
-    fn apply(&self, manifest: &str) {
-        self.cluster
-            .kubectl_with(&self.kubectl, &["apply", "-f", "-"], &[], Some(manifest))
-            .ok();
-    }
-
-    fn get(&self, what: &str, path: &str) -> String {
-        let out = self.cluster.kubectl(
-            &self.kubectl,
-            &["get", what, "-o", &format!("jsonpath={path}")],
-        );
-        if out.code == 0 {
-            out.stdout
-        } else {
-            String::new()
-        }
-    }
-
-    #[track_caller]
-    fn wait(&self, what: &str, mut check: impl FnMut() -> Option<String>) -> String {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(value) = check() {
-                return value;
-            }
-            if Instant::now() > deadline {
-                let pods = self
-                    .cluster
-                    .kubectl(&self.kubectl, &["get", "pods", "-o", "wide"]);
-                let events = self.cluster.kubectl(&self.kubectl, &["get", "events"]);
-                panic!(
-                    "timed out waiting for {what}\n{}\n{}",
-                    pods.stdout, events.stdout
-                );
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let known = self.cluster.kubectl(
-            &self.kubectl,
-            &[
-                "get",
-                "pods",
-                "-A",
-                "-o",
-                "jsonpath={.items[*].metadata.uid}",
-            ],
-        );
-        self.cluster.stop();
-        let dirs = RuntimeDirs::for_data_dir(
-            &kedge::paths::DataDir::new(self.cluster.data_dir()),
-            PathBuf::from(env!("CARGO_BIN_EXE_kedge")),
-        );
-        let mut uids: Vec<String> = known.stdout.split_whitespace().map(String::from).collect();
-        uids.extend(
-            std::fs::read_dir(&dirs.state)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned()),
-        );
-        for sandbox in recover(&dirs).unwrap_or_default() {
-            match sandbox {
-                RecoveredSandbox::Live(handle) => {
-                    let _ = handle.shutdown(Duration::ZERO);
-                }
-                RecoveredSandbox::Dead(dead) => {
-                    let _ = dead.clean_up(
-                        &kedge::runtime::kernel::LinuxKernel,
-                        &dirs,
-                        &kedge::runtime::cgroups::CgroupLayout::host(&dirs.cgroup_parent),
-                        true,
-                    );
-                }
-            }
-        }
-        let network = kedge::agent::network::NetworkConfig::new(
-            "10.42.0.0/24".parse().unwrap(),
-            "10.42.0.0/16".parse().unwrap(),
-            self.cluster.data_dir().join("agent/network"),
-        );
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        if let Err(error) = runtime.block_on(kedge::agent::network::PodNetwork::teardown(&network))
-        {
-            eprintln!("cannot remove the pod network: {error}");
-        }
-        if let Err(error) = runtime.block_on(kedge::agent::dns::link::remove(Ipv4Addr::new(
-            10, 43, 0, 10,
-        ))) {
-            eprintln!("cannot remove the cluster DNS link: {error}");
-        }
-        for entry in std::fs::read_dir(&dirs.logs)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if uids.iter().any(|uid| name.ends_with(&format!("_{uid}"))) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-}
-
 const WORKLOADS: &str = r#"
 apiVersion: apps/v1
 kind: Deployment
@@ -383,22 +231,14 @@ spec:
 
 #[test]
 fn cluster_dns_answers_pods_and_the_host() {
-    if !is_root() {
+    if !is_root("cluster DNS") {
         return;
     }
     let _upstream = FakeUpstream::start();
-    let images = tempfile::tempdir().unwrap();
-    let archive = test_image(images.path());
-    let resolv = images.path().join("resolv.conf");
+    let dir = tempfile::tempdir().unwrap();
+    let resolv = dir.path().join("resolv.conf");
     std::fs::write(&resolv, "nameserver 127.0.0.77\n").unwrap();
-    let node = Node {
-        cluster: Cluster::start_with_agent(
-            &["--resolv-conf", resolv.to_str().unwrap()],
-            &[&archive],
-        ),
-        kubectl: default_kubectl(),
-        _images: images,
-    };
+    let node = Node::start_with(&["--resolv-conf", resolv.to_str().unwrap()]);
 
     node.apply(WORKLOADS);
     let cluster_ip: IpAddr = node

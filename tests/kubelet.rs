@@ -9,178 +9,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
-
-use common::{Cluster, Kubectl, default_kubectl};
-use kedge::runtime::layout::RuntimeDirs;
-use kedge::runtime::sandbox::{RecoveredSandbox, recover};
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the kubelet tests need root in CI"
-        );
-        eprintln!("skipped: the kubelet tests need root");
-    }
-    root
-}
-
-/// The busybox test image as a docker-save archive, built by `scripts/build-test-image.sh`.
-fn test_image(dir: &Path) -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-image.sh");
-    let out = Command::new("bash").arg(script).arg(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "build-test-image.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join("busybox-docker.tar")
-}
-
-/// A server with its kubelet; on drop, stops the server, then every pod sandbox it left
-/// (by the shims' pids, through the runtime's recovery) and the pods' logs.
-struct Node {
-    cluster: Cluster,
-    kubectl: Kubectl,
-    /// Where test pods write through a hostPath volume.
-    out: tempfile::TempDir,
-    _images: tempfile::TempDir,
-}
-
-impl Node {
-    fn start() -> Node {
-        let images = tempfile::tempdir().unwrap();
-        let archive = test_image(images.path());
-        let cluster = Cluster::start_with_agent(&[], &[&archive]);
-        Node {
-            cluster,
-            kubectl: default_kubectl(),
-            out: tempfile::tempdir().unwrap(),
-            _images: images,
-        }
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        self.cluster.kubectl(&self.kubectl, args).ok().to_string()
-    }
-
-    fn apply(&self, manifest: &str) {
-        self.cluster
-            .kubectl_with(&self.kubectl, &["apply", "-f", "-"], &[], Some(manifest))
-            .ok();
-    }
-
-    fn get(&self, what: &str, path: &str) -> String {
-        let out = self.cluster.kubectl(
-            &self.kubectl,
-            &["get", what, "-o", &format!("jsonpath={path}")],
-        );
-        if out.code == 0 {
-            out.stdout
-        } else {
-            String::new()
-        }
-    }
-
-    /// Polls `check` until it holds; fails with `what` and the last value seen.
-    #[track_caller]
-    fn wait(&self, what: &str, mut check: impl FnMut() -> Option<String>) -> String {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(value) = check() {
-                return value;
-            }
-            if Instant::now() > deadline {
-                let pods = self
-                    .cluster
-                    .kubectl(&self.kubectl, &["get", "pods", "-o", "wide"]);
-                let events = self.cluster.kubectl(&self.kubectl, &["get", "events"]);
-                panic!(
-                    "timed out waiting for {what}\n{}\n{}",
-                    pods.stdout, events.stdout
-                );
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-
-    fn runtime_dirs(&self) -> RuntimeDirs {
-        RuntimeDirs::for_data_dir(
-            &kedge::paths::DataDir::new(self.cluster.data_dir()),
-            PathBuf::from(env!("CARGO_BIN_EXE_kedge")),
-        )
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        // Every pod the cluster knows (finished pods have no sandbox left), then the server.
-        let known = self.cluster.kubectl(
-            &self.kubectl,
-            &[
-                "get",
-                "pods",
-                "-A",
-                "-o",
-                "jsonpath={.items[*].metadata.uid}",
-            ],
-        );
-        self.cluster.stop();
-        let dirs = self.runtime_dirs();
-        let mut uids: Vec<String> = known.stdout.split_whitespace().map(String::from).collect();
-        uids.extend(
-            std::fs::read_dir(&dirs.state)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned()),
-        );
-        for sandbox in recover(&dirs).unwrap_or_default() {
-            match sandbox {
-                RecoveredSandbox::Live(handle) => {
-                    let _ = handle.shutdown(Duration::ZERO);
-                }
-                RecoveredSandbox::Dead(dead) => {
-                    let _ = dead.clean_up(
-                        &kedge::runtime::kernel::LinuxKernel,
-                        &dirs,
-                        &kedge::runtime::cgroups::CgroupLayout::host(&dirs.cgroup_parent),
-                        true,
-                    );
-                }
-            }
-        }
-        // The pod network's bridge and nftables table (the pods' veths went with them).
-        let network = kedge::agent::network::NetworkConfig::new(
-            "10.42.0.0/24".parse().unwrap(),
-            "10.42.0.0/16".parse().unwrap(),
-            self.cluster.data_dir().join("agent/network"),
-        );
-        let teardown = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(kedge::agent::network::PodNetwork::teardown(&network));
-        if let Err(error) = teardown {
-            eprintln!("cannot remove the pod network: {error}");
-        }
-        for entry in std::fs::read_dir(&dirs.logs)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if uids.iter().any(|uid| name.ends_with(&format!("_{uid}"))) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-}
+use common::node::{Node, is_root};
 
 fn pod(name: &str, restart: &str, script: &str, extra: &str) -> String {
     format!(
@@ -202,10 +31,12 @@ spec:
 
 #[test]
 fn the_server_is_a_node_that_runs_pods() {
-    if !is_root() {
+    if !is_root("kubelet") {
         return;
     }
     let node = Node::start();
+    // Where test pods write through a hostPath volume.
+    let written = tempfile::tempdir().unwrap();
     let name = node.wait("the node to be Ready", || {
         let ready = node.get(
             "nodes",
@@ -362,7 +193,7 @@ spec:
     assert_eq!(node.get("pod/crash", "{.status.phase}"), "Running");
 
     // Graceful deletion: the container gets its stop signal and the pod goes.
-    let out = node.out.path().to_str().unwrap().to_string();
+    let out = written.path().to_str().unwrap().to_string();
     let mount = format!(
         "    volumeMounts: [{{name: out, mountPath: /out}}]\n  volumes: [{{name: out, hostPath: {{path: {out}, type: Directory}}}}]\n"
     );
@@ -384,7 +215,7 @@ spec:
             .then_some(String::new())
     });
     assert_eq!(
-        std::fs::read_to_string(node.out.path().join("graceful")).unwrap(),
+        std::fs::read_to_string(written.path().join("graceful")).unwrap(),
         "stopped\n"
     );
     let events = node.kubectl(&[
@@ -507,7 +338,7 @@ spec:
     );
     assert_eq!(node.get("pod/survivor", "{.status.phase}"), "Running");
     assert_eq!(
-        std::fs::read_to_string(node.out.path().join("survivor-starts")).unwrap(),
+        std::fs::read_to_string(written.path().join("survivor-starts")).unwrap(),
         "started\n"
     );
     node.kubectl(&[

@@ -13,108 +13,14 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Cluster, Kubectl, default_kubectl};
-use kedge::runtime::layout::RuntimeDirs;
-use kedge::runtime::sandbox::{RecoveredSandbox, recover};
+use common::node::{Node, is_root, proxy_table};
 
-const TABLE: &str = "kedge-proxy";
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the service proxy tests need root in CI"
-        );
-        eprintln!("skipped: the service proxy tests need root");
-    }
-    root
-}
-
-fn test_image(dir: &Path) -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-image.sh");
-    let out = Command::new("bash").arg(script).arg(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "build-test-image.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join("busybox-docker.tar")
-}
-
-/// A server with its kubelet and service proxy; on drop, stops the server, then every pod
-/// sandbox it left, the pod network, the proxy's table and the pods' logs.
-struct Node {
-    cluster: Cluster,
-    kubectl: Kubectl,
-    _images: tempfile::TempDir,
-}
-
-impl Node {
-    fn start() -> Node {
-        let images = tempfile::tempdir().unwrap();
-        let archive = test_image(images.path());
-        let cluster = Cluster::start_with_agent(&[], &[&archive]);
-        Node {
-            cluster,
-            kubectl: default_kubectl(),
-            _images: images,
-        }
-    }
-
-    fn kubectl(&self, args: &[&str]) -> String {
-        self.cluster.kubectl(&self.kubectl, args).ok().to_string()
-    }
-
-    fn apply(&self, manifest: &str) {
-        self.cluster
-            .kubectl_with(&self.kubectl, &["apply", "-f", "-"], &[], Some(manifest))
-            .ok();
-    }
-
-    fn get(&self, what: &str, path: &str) -> String {
-        let out = self.cluster.kubectl(
-            &self.kubectl,
-            &["get", what, "-o", &format!("jsonpath={path}")],
-        );
-        if out.code == 0 {
-            out.stdout
-        } else {
-            String::new()
-        }
-    }
-
-    /// Polls `check` until it holds; fails with `what`, the pods and the proxy's table.
-    #[track_caller]
-    fn wait<T>(&self, what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        loop {
-            if let Some(value) = check() {
-                return value;
-            }
-            if Instant::now() > deadline {
-                let pods = self
-                    .cluster
-                    .kubectl(&self.kubectl, &["get", "pods", "-o", "wide"]);
-                panic!(
-                    "timed out waiting for {what}\n{}\n{}",
-                    pods.stdout,
-                    proxy_table()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-
-    /// Runs a pod (restartPolicy Never) with `script`, waits for it to succeed, returns its log.
-    fn run_pod(&self, name: &str, script: &str) -> String {
-        self.apply(&format!(
-            r#"
+/// Runs a pod (restartPolicy Never) with `script`, waits for it to succeed, returns its log.
+fn run_pod(node: &Node, name: &str, script: &str) -> String {
+    node.apply(&format!(
+        r#"
 apiVersion: v1
 kind: Pod
 metadata: {{name: {name}, labels: {{app: {name}}}}}
@@ -127,114 +33,23 @@ spec:
     imagePullPolicy: IfNotPresent
     command: ["/bin/busybox", "sh", "-c", {script:?}]
 "#
-        ));
-        let pod = format!("pod/{name}");
-        let phase = self.wait(&format!("pod {name} to finish"), || {
-            let phase = self.get(&pod, "{.status.phase}");
-            matches!(phase.as_str(), "Succeeded" | "Failed").then_some(phase)
-        });
-        let uid = self.get(&pod, "{.metadata.uid}");
-        let log = std::fs::read_to_string(format!("/var/log/pods/default_{name}_{uid}/main/0.log"))
-            .expect("the client pod's CRI log");
-        assert_eq!(phase, "Succeeded", "{log}");
-        log
-    }
-
-    fn service_ip(&self, name: &str) -> String {
-        let ip = self.get(&format!("service/{name}"), "{.spec.clusterIP}");
-        assert!(ip.starts_with("10.43."), "{name}: {ip}");
-        ip
-    }
-
-    fn runtime_dirs(&self) -> RuntimeDirs {
-        RuntimeDirs::for_data_dir(
-            &kedge::paths::DataDir::new(self.cluster.data_dir()),
-            PathBuf::from(env!("CARGO_BIN_EXE_kedge")),
-        )
-    }
+    ));
+    let pod = format!("pod/{name}");
+    let phase = node.wait(&format!("pod {name} to finish"), || {
+        let phase = node.get(&pod, "{.status.phase}");
+        matches!(phase.as_str(), "Succeeded" | "Failed").then_some(phase)
+    });
+    let uid = node.get(&pod, "{.metadata.uid}");
+    let log = std::fs::read_to_string(format!("/var/log/pods/default_{name}_{uid}/main/0.log"))
+        .expect("the client pod's CRI log");
+    assert_eq!(phase, "Succeeded", "{log}");
+    log
 }
 
-impl Drop for Node {
-    fn drop(&mut self) {
-        let known = self.cluster.kubectl(
-            &self.kubectl,
-            &[
-                "get",
-                "pods",
-                "-A",
-                "-o",
-                "jsonpath={.items[*].metadata.uid}",
-            ],
-        );
-        self.cluster.stop();
-        let dirs = self.runtime_dirs();
-        let mut uids: Vec<String> = known.stdout.split_whitespace().map(String::from).collect();
-        uids.extend(
-            std::fs::read_dir(&dirs.state)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned()),
-        );
-        for sandbox in recover(&dirs).unwrap_or_default() {
-            match sandbox {
-                RecoveredSandbox::Live(handle) => {
-                    let _ = handle.shutdown(Duration::ZERO);
-                }
-                RecoveredSandbox::Dead(dead) => {
-                    let _ = dead.clean_up(
-                        &kedge::runtime::kernel::LinuxKernel,
-                        &dirs,
-                        &kedge::runtime::cgroups::CgroupLayout::host(&dirs.cgroup_parent),
-                        true,
-                    );
-                }
-            }
-        }
-        let network = kedge::agent::network::NetworkConfig::new(
-            "10.42.0.0/24".parse().unwrap(),
-            "10.42.0.0/16".parse().unwrap(),
-            self.cluster.data_dir().join("agent/network"),
-        );
-        let teardown = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(kedge::agent::network::PodNetwork::teardown(&network));
-        if let Err(error) = teardown {
-            eprintln!("cannot remove the pod network: {error}");
-        }
-        // The proxy leaves its table on a plain stop (pods keep their Services); the test
-        // removes it as kedge-killall.sh does.
-        let _ = Command::new("nft")
-            .args(["delete", "table", "ip", TABLE])
-            .status();
-        for entry in std::fs::read_dir(&dirs.logs)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if uids.iter().any(|uid| name.ends_with(&format!("_{uid}"))) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-}
-
-/// `nft list table ip kedge-proxy`, or the error.
-fn proxy_table() -> String {
-    match Command::new("nft")
-        .args(["list", "table", "ip", TABLE])
-        .output()
-    {
-        Ok(out) => format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-        Err(e) => format!("cannot run nft: {e}"),
-    }
+fn service_ip(node: &Node, name: &str) -> String {
+    let ip = node.get(&format!("service/{name}"), "{.spec.clusterIP}");
+    assert!(ip.starts_with("10.43."), "{name}: {ip}");
+    ip
 }
 
 /// An HTTP GET of `/` from the host; the body, trimmed.
@@ -272,7 +87,7 @@ fn get_loop(ip: &str, port: u16, count: u32) -> String {
 
 #[test]
 fn services_reach_their_endpoints() {
-    if !is_root() {
+    if !is_root("service proxy") {
         return;
     }
     let node = Node::start();
@@ -328,7 +143,7 @@ spec:
         let names: Vec<String> = names.split_whitespace().map(String::from).collect();
         (names.len() == 2).then_some(names)
     });
-    let web = node.service_ip("web");
+    let web = service_ip(&node, "web");
     node.wait("the Service's rules", || {
         proxy_table()
             .matches("chain ep-default/web/tcp/http__")
@@ -338,7 +153,7 @@ spec:
     });
 
     // A client pod reaches the ClusterIP; both endpoints answer.
-    let log = node.run_pod("client", &get_loop(&web, 80, 20));
+    let log = run_pod(&node, "client", &get_loop(&web, 80, 20));
     let seen = answers(&log);
     assert_eq!(seen.len(), 20, "{log}");
     for answer in &seen {
@@ -377,11 +192,11 @@ spec:
     assert!(pods.contains(&body), "{body}");
 
     // A Service without endpoints is refused at once (not timed out).
-    let lonely = node.service_ip("lonely");
+    let lonely = service_ip(&node, "lonely");
     node.wait("the reject rule", || {
         proxy_table().contains(&lonely).then_some(())
     });
-    let log = node.run_pod("refused", &get_loop(&lonely, 80, 1));
+    let log = run_pod(&node, "refused", &get_loop(&lonely, 80, 1));
     assert!(log.contains("Connection refused"), "{log}");
     let refused = std::net::TcpStream::connect((lonely.as_str(), 80)).unwrap_err();
     assert_eq!(
@@ -394,8 +209,9 @@ spec:
     node.apply(
         "apiVersion: v1\nkind: Service\nmetadata: {name: hairpin}\nspec:\n  selector: {app: hairpin}\n  ports: [{port: 80, targetPort: 8080}]\n",
     );
-    let hairpin = node.service_ip("hairpin");
-    let log = node.run_pod(
+    let hairpin = service_ip(&node, "hairpin");
+    let log = run_pod(
+        &node,
         "hairpin",
         &format!(
             "{GET}; mkdir -p /www && echo self > /www/index.html && /bin/busybox httpd -p 8080 -h /www; for i in $(/bin/busybox seq 1 60); do out=$(get {hairpin} 80); if [ \"$out\" = self ]; then echo \"answer: $out\"; exit 0; fi; sleep 1; done; echo \"$out\"; exit 1"
@@ -407,13 +223,13 @@ spec:
     node.apply(
         "apiVersion: v1\nkind: Service\nmetadata: {name: sticky}\nspec:\n  selector: {app: web}\n  sessionAffinity: ClientIP\n  sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}\n  ports: [{port: 80, targetPort: 8080}]\n",
     );
-    let sticky = node.service_ip("sticky");
+    let sticky = service_ip(&node, "sticky");
     node.wait("the sticky Service's rules", || {
         proxy_table()
             .contains("affinity-default/sticky/")
             .then_some(())
     });
-    let log = node.run_pod("sticky-client", &get_loop(&sticky, 80, 10));
+    let log = run_pod(&node, "sticky-client", &get_loop(&sticky, 80, 10));
     let seen = answers(&log);
     assert_eq!(seen.len(), 10, "{log}");
     assert!(pods.contains(&seen[0]), "{log}");
@@ -436,7 +252,7 @@ spec:
             .eq(&1)
             .then_some(())
     });
-    let log = node.run_pod("after", &get_loop(&web, 80, 10));
+    let log = run_pod(&node, "after", &get_loop(&web, 80, 10));
     assert_eq!(
         answers(&log),
         vec![left; 10],

@@ -15,163 +15,12 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{Cluster, Kubectl, Out, default_kubectl, kubectls};
-use kedge::runtime::layout::RuntimeDirs;
-use kedge::runtime::sandbox::{RecoveredSandbox, recover};
-
-fn is_root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "the streaming tests need root in CI"
-        );
-        eprintln!("skipped: the streaming tests need root");
-    }
-    root
-}
-
-/// The busybox test image as a docker-save archive, built by `scripts/build-test-image.sh`.
-fn test_image(dir: &Path) -> PathBuf {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-image.sh");
-    let out = Command::new("bash").arg(script).arg(dir).output().unwrap();
-    assert!(
-        out.status.success(),
-        "build-test-image.sh failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    dir.join("busybox-docker.tar")
-}
-
-/// A server with its kubelet; on drop, stops the server, then every pod sandbox it left,
-/// the pod network and the pods' logs.
-struct Node {
-    cluster: Cluster,
-    kubectl: Kubectl,
-    /// The environment of the kubectls under test.
-    env: &'static [(&'static str, &'static str)],
-    _images: tempfile::TempDir,
-}
-
-impl Node {
-    fn start() -> Node {
-        let images = tempfile::tempdir().unwrap();
-        let archive = test_image(images.path());
-        Node {
-            cluster: Cluster::start_with_agent(&[], &[&archive]),
-            kubectl: default_kubectl(),
-            env: &[],
-            _images: images,
-        }
-    }
-
-    fn run(&self, kubectl: &Kubectl, args: &[&str], stdin: Option<&str>) -> Out {
-        self.cluster.kubectl_with(kubectl, args, self.env, stdin)
-    }
-
-    /// kubectl (the default one), which must succeed; its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        self.cluster.kubectl(&self.kubectl, args).ok().to_string()
-    }
-
-    /// kubectl (the default one), which must fail; its stderr.
-    #[track_caller]
-    fn fails(&self, args: &[&str]) -> String {
-        let out = self.cluster.kubectl(&self.kubectl, args);
-        assert_ne!(out.code, 0, "kubectl {args:?} succeeded: {}", out.stdout);
-        out.stderr
-    }
-
-    /// Polls `check` until it holds; fails with `what`.
-    #[track_caller]
-    fn wait(&self, what: &str, mut check: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while !check() {
-            if Instant::now() > deadline {
-                let pods = self
-                    .cluster
-                    .kubectl(&self.kubectl, &["get", "pods", "-o", "wide"]);
-                panic!("timed out waiting for {what}\n{}", pods.stdout);
-            }
-            std::thread::sleep(Duration::from_millis(300));
-        }
-    }
-
-    fn runtime_dirs(&self) -> RuntimeDirs {
-        RuntimeDirs::for_data_dir(
-            &kedge::paths::DataDir::new(self.cluster.data_dir()),
-            PathBuf::from(env!("CARGO_BIN_EXE_kedge")),
-        )
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let known = self.cluster.kubectl(
-            &self.kubectl,
-            &[
-                "get",
-                "pods",
-                "-A",
-                "-o",
-                "jsonpath={.items[*].metadata.uid}",
-            ],
-        );
-        self.cluster.stop();
-        let dirs = self.runtime_dirs();
-        let mut uids: Vec<String> = known.stdout.split_whitespace().map(String::from).collect();
-        uids.extend(
-            std::fs::read_dir(&dirs.state)
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned()),
-        );
-        for sandbox in recover(&dirs).unwrap_or_default() {
-            match sandbox {
-                RecoveredSandbox::Live(handle) => {
-                    let _ = handle.shutdown(Duration::ZERO);
-                }
-                RecoveredSandbox::Dead(dead) => {
-                    let _ = dead.clean_up(
-                        &kedge::runtime::kernel::LinuxKernel,
-                        &dirs,
-                        &kedge::runtime::cgroups::CgroupLayout::host(&dirs.cgroup_parent),
-                        true,
-                    );
-                }
-            }
-        }
-        let network = kedge::agent::network::NetworkConfig::new(
-            "10.42.0.0/24".parse().unwrap(),
-            "10.42.0.0/16".parse().unwrap(),
-            self.cluster.data_dir().join("agent/network"),
-        );
-        let teardown = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap()
-            .block_on(kedge::agent::network::PodNetwork::teardown(&network));
-        if let Err(error) = teardown {
-            eprintln!("cannot remove the pod network: {error}");
-        }
-        for entry in std::fs::read_dir(&dirs.logs)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if uids.iter().any(|uid| name.ends_with(&format!("_{uid}"))) {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-    }
-}
+use common::node::{Node, is_root};
+use common::{Kubectl, kubectls};
 
 /// One busybox container `name` running `script` (busybox has `tar` but no link to it:
 /// the scripts make one for `kubectl cp`).
@@ -350,7 +199,7 @@ const TALK: &str =
 
 #[test]
 fn logs_exec_attach_and_cp_through_the_api_server() {
-    if !is_root() {
+    if !is_root("streaming") {
         return;
     }
     let mut node = Node::start();
@@ -381,7 +230,7 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
             .kubectl_with(&node.kubectl, &["apply", "-f", "-"], &[], Some(manifest))
             .ok();
     }
-    node.ok(&[
+    node.kubectl(&[
         "wait",
         "--for=condition=Ready",
         "pod/talk",
@@ -389,26 +238,34 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
         "--timeout=90s",
     ]);
     node.wait("talk's three lines", || {
-        node.ok(&["logs", "talk"]).lines().count() == 3
+        (node.kubectl(&["logs", "talk"]).lines().count() == 3).then_some(())
     });
 
     // Logs and their options.
-    let all = node.ok(&["logs", "talk"]);
+    let all = node.kubectl(&["logs", "talk"]);
     let mut lines: Vec<&str> = all.lines().collect();
     lines.sort_unstable();
     assert_eq!(lines, ["one", "three", "two"]);
-    assert_eq!(node.ok(&["logs", "talk", "--tail=0"]), "");
-    assert_eq!(node.ok(&["logs", "talk", "--tail=1"]).lines().count(), 1);
-    let stamped = node.ok(&["logs", "talk", "--timestamps"]);
+    assert_eq!(node.kubectl(&["logs", "talk", "--tail=0"]), "");
+    assert_eq!(
+        node.kubectl(&["logs", "talk", "--tail=1"]).lines().count(),
+        1
+    );
+    let stamped = node.kubectl(&["logs", "talk", "--timestamps"]);
     for line in stamped.lines() {
         let (time, text) = line.split_once(' ').unwrap();
         assert!(time.ends_with('Z') && time.contains('T'), "{line}");
         assert!(["one", "two", "three"].contains(&text), "{line}");
     }
-    assert_eq!(node.ok(&["logs", "talk", "--limit-bytes=2"]).len(), 2);
-    assert_eq!(node.ok(&["logs", "talk", "--since=1h"]).lines().count(), 3);
+    assert_eq!(node.kubectl(&["logs", "talk", "--limit-bytes=2"]).len(), 2);
     assert_eq!(
-        node.ok(&["logs", "talk", "--since-time=2100-01-01T00:00:00Z"]),
+        node.kubectl(&["logs", "talk", "--since=1h"])
+            .lines()
+            .count(),
+        3
+    );
+    assert_eq!(
+        node.kubectl(&["logs", "talk", "--since-time=2100-01-01T00:00:00Z"]),
         ""
     );
     // `-f` ends with the container: the last attempt of the crashing pod has ended or will.
@@ -424,25 +281,25 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
         raw.contains("a container name must be specified for pod duo, choose one of: [a b]"),
         "{raw}"
     );
-    let both = node.ok(&["logs", "duo", "--all-containers"]);
+    let both = node.kubectl(&["logs", "duo", "--all-containers"]);
     assert!(both.contains("from-a") && both.contains("from-b"), "{both}");
-    let labelled = node.ok(&["logs", "-l", "app=duo", "-c", "b"]);
+    let labelled = node.kubectl(&["logs", "-l", "app=duo", "-c", "b"]);
     assert_eq!(labelled, "from-b\n");
     // A container that crashed: its previous attempt's log, and `-f` returns once the
     // current attempt has ended.
     node.wait("the crashing pod to restart", || {
-        let count = node.ok(&[
+        let count = node.kubectl(&[
             "get",
             "pod",
             "crash",
             "-o",
             "jsonpath={.status.containerStatuses[0].restartCount}",
         ]);
-        count.parse::<u32>().unwrap_or(0) >= 1
+        (count.parse::<u32>().unwrap_or(0) >= 1).then_some(())
     });
-    let earlier = node.ok(&["logs", "crash", "-p"]);
+    let earlier = node.kubectl(&["logs", "crash", "-p"]);
     assert!(earlier.starts_with("attempt "), "{earlier}");
-    let followed = node.ok(&["logs", "crash", "-f"]);
+    let followed = node.kubectl(&["logs", "crash", "-f"]);
     assert!(followed.starts_with("attempt "), "{followed}");
 
     if python_client_available() {
@@ -538,7 +395,7 @@ fn logs_exec_attach_and_cp_through_the_api_server() {
         node.cluster
             .kubectl_with(&node.kubectl, &["apply", "-f", "-"], &[], Some(&reader))
             .ok();
-        node.ok(&[
+        node.kubectl(&[
             "wait",
             "--for=condition=Ready",
             &format!("pod/{name}"),

@@ -1,11 +1,12 @@
 //! What whole-cluster tests share: a `kedge server` in a temporary directory on a free port,
 //! and the real clients to drive it (every kubectl found on the machine, helm, Python);
 //! [`fake_nodes`], [`node_sim`], [`policy_pods`] and [`fake_kubelet`]: nodes whose kubelet
-//! the test plays.
+//! the test plays; [`node`]: a server that is also a node running real pods, as root.
 #![allow(dead_code)]
 
 pub mod fake_kubelet;
 pub mod fake_nodes;
+pub mod node;
 pub mod node_sim;
 pub mod policy_pods;
 
