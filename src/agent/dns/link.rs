@@ -17,6 +17,8 @@ use futures::TryStreamExt;
 use rtnetlink::packet_route::address::AddressAttribute;
 use rtnetlink::{LinkDummy, LinkUnspec};
 
+use crate::agent::network::linux::{is_errno, netlink_err};
+
 /// The name of the link holding the cluster DNS address.
 pub const LINK_NAME: &str = "kedge-dns";
 
@@ -36,20 +38,6 @@ pub const FALLBACK_LINK: &str = "lo";
 /// The real kernel, over rtnetlink.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LinuxDnsLink;
-
-fn netlink_err(step: &str, error: rtnetlink::Error) -> io::Error {
-    match &error {
-        rtnetlink::Error::NetlinkError(message) if message.raw_code() != 0 => {
-            let errno = message.to_io();
-            io::Error::new(errno.kind(), format!("{step}: {errno}"))
-        }
-        _ => io::Error::other(format!("{step}: {error}")),
-    }
-}
-
-fn is_errno(error: &rtnetlink::Error, errno: i32) -> bool {
-    matches!(error, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -errno)
-}
 
 async fn link_index(handle: &rtnetlink::Handle, name: &str) -> io::Result<Option<u32>> {
     let mut links = handle.link().get().match_name(name.to_string()).execute();

@@ -28,7 +28,7 @@ pub const POD_INTERFACE: &str = "eth0";
 pub struct LinuxNetwork;
 
 /// An rtnetlink error as an `io::Error`, keeping the errno of a kernel refusal.
-fn netlink_err(step: &str, error: rtnetlink::Error) -> io::Error {
+pub(crate) fn netlink_err(step: &str, error: rtnetlink::Error) -> io::Error {
     match &error {
         rtnetlink::Error::NetlinkError(message) if message.raw_code() != 0 => {
             let errno = message.to_io();
@@ -38,7 +38,8 @@ fn netlink_err(step: &str, error: rtnetlink::Error) -> io::Error {
     }
 }
 
-fn is_errno(error: &rtnetlink::Error, errno: i32) -> bool {
+/// Whether the kernel refused with `errno`.
+pub(crate) fn is_errno(error: &rtnetlink::Error, errno: i32) -> bool {
     matches!(error, rtnetlink::Error::NetlinkError(m) if m.raw_code() == -errno)
 }
 
