@@ -102,19 +102,64 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
 }
 
 /// Runs the scheduler until `shutdown`.
+///
+/// The watches and the writes run on the shared runtime; the scheduling loop, which is
+/// synchronous CPU work between short waits, runs on a thread of its own. On the shared
+/// runtime every pause of the loop put it behind all other runnable tasks (API requests,
+/// watches), and under load it spent nine tenths of its time waiting for its turn.
 pub async fn run(ctx: Context, shutdown: CancellationToken) {
-    let (tx, mut updates) = mpsc::unbounded_channel();
+    let (tx, updates) = mpsc::unbounded_channel();
     let watches = watch::start(&ctx.client, &tx, &shutdown);
     drop(tx);
+    let shared = tokio::runtime::Handle::current();
+    let (done_tx, done) = tokio::sync::oneshot::channel();
+    let thread = {
+        let (ctx, shutdown, shared) = (ctx.clone(), shutdown.clone(), shared.clone());
+        std::thread::Builder::new()
+            .name("scheduler".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_time()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(schedule_loop(ctx, updates, shutdown, shared)),
+                    Err(error) => warn!(%error, "cannot start the scheduler's runtime"),
+                }
+                let _ = done_tx.send(());
+            })
+    };
+    match thread {
+        Ok(_) => {
+            let _ = done.await;
+        }
+        Err(error) => warn!(%error, "cannot start the scheduler thread"),
+    }
+    for watch in watches {
+        watch.abort();
+    }
+    info!("scheduler stopped");
+}
+
+/// The scheduling loop: applies watch updates, schedules one pod at a time and starts
+/// the writes on `shared`.
+async fn schedule_loop(
+    ctx: Context,
+    mut updates: mpsc::UnboundedReceiver<Update>,
+    shutdown: CancellationToken,
+    shared: tokio::runtime::Handle,
+) {
     let (bound_tx, mut bound) = mpsc::unbounded_channel::<Bound>();
     let mut scheduler = Scheduler::default();
     let mut synced = HashSet::new();
     let mut was_ready = false;
     let mut flush = tokio::time::interval(UNSCHEDULABLE_FLUSH);
+    let mut progress = Progress::new();
     info!("scheduler started");
     loop {
         let now = Instant::now().into_std();
+        progress.report(&scheduler, now);
         while let Ok(update) = updates.try_recv() {
+            progress.updates += 1;
             apply(&mut scheduler, &mut synced, update, now);
         }
         while let Ok(result) = bound.try_recv() {
@@ -141,11 +186,14 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
             && scheduler.queue.has_active()
             && let Some(pod) = scheduler.queue.pop()
         {
-            schedule_one(&mut scheduler, &ctx, &bound_tx, &pod, now);
+            schedule_one(&mut scheduler, &ctx, &shared, &bound_tx, &pod, now);
+            progress.attempts += 1;
+            progress.busy += now.elapsed();
             tokio::task::yield_now().await;
             continue;
         }
         let backoff = scheduler.queue.next_backoff().map(Instant::from_std);
+        progress.waits += 1;
         tokio::select! {
             () = shutdown.cancelled() => break,
             update = updates.recv() => match update {
@@ -164,10 +212,48 @@ pub async fn run(ctx: Context, shutdown: CancellationToken) {
             _ = flush.tick() => scheduler.queue.flush_unschedulable(Instant::now().into_std()),
         }
     }
-    for watch in watches {
-        watch.abort();
+}
+
+/// Counters for a debug line every few seconds: how the loop spends its time.
+struct Progress {
+    since: std::time::Instant,
+    updates: u64,
+    attempts: u64,
+    waits: u64,
+    busy: Duration,
+}
+
+impl Progress {
+    const EVERY: Duration = Duration::from_secs(5);
+
+    fn new() -> Progress {
+        Progress {
+            since: std::time::Instant::now(),
+            updates: 0,
+            attempts: 0,
+            waits: 0,
+            busy: Duration::ZERO,
+        }
     }
-    info!("scheduler stopped");
+
+    fn report(&mut self, scheduler: &Scheduler, now: std::time::Instant) {
+        let elapsed = now.saturating_duration_since(self.since);
+        if elapsed < Self::EVERY {
+            return;
+        }
+        if self.attempts > 0 || self.updates > 0 {
+            debug!(
+                attempts = self.attempts,
+                updates = self.updates,
+                waits = self.waits,
+                busy_ms = self.busy.as_millis() as u64,
+                elapsed_ms = elapsed.as_millis() as u64,
+                queued = scheduler.queue.len(),
+                "scheduler progress"
+            );
+        }
+        *self = Progress::new();
+    }
 }
 
 /// Applies one watch update to the cache and queue, moving waiting pods it may help.
@@ -298,6 +384,7 @@ fn resync(scheduler: &mut Scheduler, source: Source, seen: &HashSet<String>) {
 fn schedule_one(
     scheduler: &mut Scheduler,
     ctx: &Context,
+    shared: &tokio::runtime::Handle,
     bound_tx: &UnboundedSender<Bound>,
     pod: &PodRef,
     now: std::time::Instant,
@@ -308,7 +395,7 @@ fn schedule_one(
             let api = ctx.api.clone();
             let events = ctx.events.clone();
             let tx = bound_tx.clone();
-            tokio::spawn(async move {
+            shared.spawn(async move {
                 let result = binding::bind(&api, &assumed, &node).await;
                 if result.is_ok() {
                     events.normal(
@@ -336,7 +423,7 @@ fn schedule_one(
                 "FailedScheduling",
                 &outcome.message,
             );
-            tokio::spawn(record_failure(ctx.clone(), pod.clone(), outcome));
+            shared.spawn(record_failure(ctx.clone(), pod.clone(), outcome));
         }
     }
 }
