@@ -142,27 +142,42 @@ impl Writer {
         let shared = self.index.clone();
         // Only this thread changes the index, so reading it across the commit is consistent.
         let index = shared.read().unwrap_or_else(|e| e.into_inner());
-        let mut batch = Batch {
-            current: index.current(),
-            compacted: index.compacted(),
-            index: &index,
-            written: HashMap::new(),
-            events: Vec::new(),
+        let mut attempt = 1;
+        let (outcome, events, compacted) = loop {
+            let mut batch = Batch {
+                current: index.current(),
+                compacted: index.compacted(),
+                index: &index,
+                written: HashMap::new(),
+                events: Vec::new(),
+            };
+            let outcome = (|| -> rusqlite::Result<Vec<Reply>> {
+                let tx = self.conn.transaction()?;
+                let mut replies = Vec::with_capacity(ops.len());
+                for op in &ops {
+                    replies.push(apply(&tx, &mut batch, op)?);
+                }
+                if batch.compacted != self.meta.compacted {
+                    tx.prepare_cached(schema::SET_COMPACT)?
+                        .execute([batch.compacted])?;
+                }
+                tx.commit()?;
+                Ok(replies)
+            })();
+            // This thread is the only writer, so a busy database is a passing lock held by
+            // SQLite itself (a reader connection opening or closing): the group is redone
+            // rather than failed.
+            if let Err(error) = &outcome
+                && is_busy(error)
+                && attempt < BUSY_ATTEMPTS
+            {
+                warn!(?error, attempt, "datastore busy; retrying the commit");
+                attempt += 1;
+                std::thread::sleep(BUSY_PAUSE);
+                continue;
+            }
+            break (outcome, batch.events, batch.compacted);
         };
-        let outcome = (|| -> rusqlite::Result<Vec<Reply>> {
-            let tx = self.conn.transaction()?;
-            let mut replies = Vec::with_capacity(ops.len());
-            for op in &ops {
-                replies.push(apply(&tx, &mut batch, op)?);
-            }
-            if batch.compacted != self.meta.compacted {
-                tx.prepare_cached(schema::SET_COMPACT)?
-                    .execute([batch.compacted])?;
-            }
-            tx.commit()?;
-            Ok(replies)
-        })();
-        let (events, compacted) = (batch.events, batch.compacted);
         drop(index);
         match outcome {
             Ok(replies) => {
@@ -180,7 +195,7 @@ impl Writer {
                 }
             }
             Err(error) => {
-                warn!(%error, writes = senders.len(), "datastore commit failed; the group was rolled back");
+                warn!(%error, ?error, writes = senders.len(), "datastore commit failed; the group was rolled back");
                 for sender in senders {
                     let _ = sender.send(Err(Error::backend("commit", error.to_string())));
                 }
@@ -298,6 +313,17 @@ fn insert(tx: &Transaction<'_>, batch: &mut Batch<'_>, event: Event) -> rusqlite
 
 /// Applies one request inside the batch's transaction. The `Err` is a database failure (the
 /// batch fails); the `Reply` is this request's own answer.
+/// How often a group is tried while the database reports itself busy, and the pause between.
+const BUSY_ATTEMPTS: u32 = 5;
+const BUSY_PAUSE: std::time::Duration = std::time::Duration::from_millis(20);
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn apply(tx: &Transaction<'_>, batch: &mut Batch<'_>, op: &Op) -> rusqlite::Result<Reply> {
     let rev = batch.current + 1;
     let event = match op {
