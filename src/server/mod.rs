@@ -24,7 +24,8 @@ use crate::store::{self, Store, sqlite::SqliteStore};
 /// 4. fill the watch cache and follow the datastore;
 /// 5. listen on `--https-listen-port`, create the system namespaces;
 /// 6. start the controllers, the scheduler and (unless `--disable-agent`) the kubelet of this
-///    server's own node, its cluster DNS and its service proxy (unless `--disable-kube-proxy`);
+///    server's own node, its cluster DNS (unless `--disable coredns`) and its service proxy
+///    (unless `--disable-kube-proxy`);
 ///    write the kubeconfig.
 ///
 /// # Errors
@@ -111,7 +112,14 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
     } else {
         (
             start_kubelet(&state, &config, &shutdown)?,
-            start_cluster_dns(&state, &config, &shutdown),
+            if config.disabled.contains(&config::Component::CoreDns) {
+                info!(
+                    "cluster DNS disabled (--disable coredns): pods' lookups of cluster names fail unless another DNS serves the cluster DNS address"
+                );
+                tokio::spawn(async {})
+            } else {
+                start_cluster_dns(&state, &config, &shutdown)
+            },
         )
     };
     let proxy = if config.disable_agent || config.disable_kube_proxy {

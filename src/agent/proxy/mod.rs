@@ -5,16 +5,22 @@
 //!
 //! - [`model`]: Services and EndpointSlices joined into [`model::ServicePort`]s;
 //! - [`rules`]: the table's content, a pure function of the Service ports;
-//! - [`table`]: the scripts made from it: the whole table, or an update from the last one;
+//! - [`table`]: the scripts made from it: the whole table, or the diff of two whole tables;
+//! - [`applied`]: the table as applied, per Service port, and the update rendering only the
+//!   Service ports whose inputs changed;
+//! - [`conntrack`]: clearing the UDP flows of removed endpoints (over ctnetlink);
 //! - [`nft`]: the kernel boundary ([`nft::RuleApplier`]): for now the `nft` command, `nft -f -`;
 //! - [`servicelb`]: the built-in ServiceLB writing LoadBalancer Services' ingress addresses.
 //!
-//! Bursts of changes are coalesced for [`SYNC_DELAY`], then the whole table is re-rendered and
-//! what changed is applied: the whole table at start (and after a failure), else an update of
-//! the chains, sets and map elements that differ, one transaction either way. On shutdown the table is left in place: running pods keep their
+//! Bursts of changes are coalesced for [`SYNC_DELAY`], then what changed is applied: the whole
+//! table at start (and after a failure), else an update rendered from the Service ports that
+//! changed only (their chains and sets, and the map elements whose verdict changed), one
+//! transaction either way. On shutdown the table is left in place: running pods keep their
 //! Services until kedge starts again; `kedge-killall.sh` (and so the uninstall script)
 //! deletes every table whose name starts with `kedge`, this one included.
 
+pub mod applied;
+pub mod conntrack;
 pub mod model;
 pub mod nft;
 pub mod rules;
@@ -35,6 +41,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+use applied::Applied;
 use nft::RuleApplier;
 use rules::Ruleset;
 
@@ -167,48 +174,67 @@ struct Proxy {
     slices: Store<EndpointSlice>,
     /// The table as last applied; `None` before the first sync and after a failure, when
     /// the next sync replaces the whole table.
-    applied: Option<rules::Table>,
+    applied: Option<Applied>,
 }
 
 impl Proxy {
-    /// Re-renders and applies the table if it changed, then writes ServiceLB statuses.
+    /// Renders and applies what changed in the table, then writes ServiceLB statuses.
     /// Returns false when something must be tried again.
     async fn sync(&mut self) -> bool {
         let started = Instant::now();
         let services = self.services.state();
         let ports = model::service_ports(&services, &self.slices.state(), &self.config.node_name);
-        let table = Ruleset {
-            table: &self.config.table,
+        let table = self.config.table.clone();
+        let ruleset = Ruleset {
+            table: &table,
             cluster_cidr: self.config.cluster_cidr,
             ports: &ports,
-        }
-        .build();
+        };
         let mut ok = true;
-        if self.applied.as_ref() != Some(&table) {
-            let update = self.applied.as_ref().and_then(|t| table.update_script(t));
-            let mut result = match &update {
-                Some(script) => self.applier.apply(script).await,
-                None => self.applier.apply(&table.full_script()).await,
-            };
-            if let (Some(_), Err(error)) = (&update, &result) {
-                warn!(%error, "the service proxy's update failed; replacing the whole table");
-                result = self.applier.apply(&table.full_script()).await;
+        // An update from the applied table when it can be one, else the whole table.
+        let update = self.applied.as_mut().and_then(|a| a.update(&ruleset));
+        let rendered = started.elapsed();
+        let mut stale_flows = Vec::new();
+        let result = match update {
+            Some(update) if update.script.is_empty() => Ok(false),
+            Some(update) => {
+                stale_flows = update.stale_flows;
+                match self.applier.apply(&update.script).await {
+                    Ok(()) => Ok(false),
+                    Err(error) => {
+                        warn!(%error, "the service proxy's update failed; replacing the whole table");
+                        self.apply_full(&ruleset).await.map(|()| true)
+                    }
+                }
             }
-            match result {
-                Ok(()) => {
-                    debug!(
-                        service_ports = ports.len(),
-                        full = update.is_none(),
-                        elapsed = ?started.elapsed(),
-                        "service proxy rules applied"
-                    );
-                    self.applied = Some(table);
+            None => self.apply_full(&ruleset).await.map(|()| true),
+        };
+        match result {
+            Ok(full) => debug!(
+                service_ports = ports.len(),
+                full,
+                render = ?rendered,
+                elapsed = ?started.elapsed(),
+                "service proxy rules synced"
+            ),
+            Err(error) => {
+                error!(%error, "the service proxy cannot apply its nftables rules; retrying in {RETRY_DELAY:?}");
+                // The rules may still lead to the old endpoints.
+                stale_flows.clear();
+                ok = false;
+            }
+        }
+        if !stale_flows.is_empty() {
+            // Once the rules no longer lead there: the flows' next datagrams find live endpoints.
+            match tokio::task::spawn_blocking(move || conntrack::clear(&stale_flows)).await {
+                Ok(Ok(deleted)) => debug!(
+                    deleted,
+                    "UDP conntrack entries of removed endpoints cleared"
+                ),
+                Ok(Err(error)) => {
+                    warn!(%error, "cannot clear the UDP conntrack entries of removed endpoints; their clients keep sending there until the entries expire")
                 }
-                Err(error) => {
-                    error!(%error, "the service proxy cannot apply its nftables rules; retrying in {RETRY_DELAY:?}");
-                    self.applied = None;
-                    ok = false;
-                }
+                Err(error) => warn!(%error, "the conntrack clearing task failed"),
             }
         }
         if self.config.service_lb
@@ -219,6 +245,15 @@ impl Proxy {
             ok = false;
         }
         ok
+    }
+
+    /// Renders and applies the whole table; the applied state is `None` if that fails.
+    async fn apply_full(&mut self, ruleset: &Ruleset<'_>) -> std::io::Result<()> {
+        self.applied = None;
+        let applied = Applied::new(ruleset);
+        self.applier.apply(&applied.full_script()).await?;
+        self.applied = Some(applied);
+        Ok(())
     }
 }
 

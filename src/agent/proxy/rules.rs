@@ -70,20 +70,25 @@ impl NoEndpoint {
     }
 }
 
-/// The verdict maps, keyed by their element's key text.
-#[derive(Default)]
-struct Maps {
-    service_ips: BTreeMap<String, String>,
-    service_nodeports: BTreeMap<String, String>,
-    no_endpoint_services: BTreeMap<String, String>,
-    no_endpoint_nodeports: BTreeMap<String, String>,
-}
+/// The verdict maps: name and key type, in the order of [`PortRules::elements`]' indices.
+pub const MAPS: [(&str, &str); 4] = [
+    ("service-ips", IP_KEY),
+    ("service-nodeports", PORT_KEY),
+    ("no-endpoint-services", IP_KEY),
+    ("no-endpoint-nodeports", PORT_KEY),
+];
+const SERVICE_IPS: usize = 0;
+const SERVICE_NODEPORTS: usize = 1;
+const NO_ENDPOINT_SERVICES: usize = 2;
+const NO_ENDPOINT_NODEPORTS: usize = 3;
 
-impl Maps {
-    /// Adds `key : verdict` unless the key is taken (the first Service port, by id, wins).
-    fn add(map: &mut BTreeMap<String, String>, key: String, verdict: String) {
-        map.entry(key).or_insert(verdict);
-    }
+/// What one Service port puts in the table: its chains and sets (each defined before it is
+/// referenced), and its map elements as (index in [`MAPS`], key, verdict). Where ports claim
+/// the same key, the first port by id wins (and within a port, its first claim).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PortRules {
+    pub objects: Vec<Object>,
+    pub elements: Vec<(usize, String, String)>,
 }
 
 fn ip_key(ip: Ipv4Addr, protocol: Protocol, port: u16) -> String {
@@ -112,28 +117,29 @@ impl Ruleset<'_> {
     /// The table as named objects, for a full script or an update from an earlier table.
     pub fn build(&self) -> Table {
         let mut objects = Vec::new();
-        let mut maps = Maps::default();
+        let mut maps: [BTreeMap<String, String>; 4] = Default::default();
         for port in self.ports {
-            self.render_port(&mut objects, &mut maps, port);
+            let rules = self.port_rules(port);
+            objects.extend(rules.objects);
+            for (map, key, verdict) in rules.elements {
+                if let Some(elements) = maps.get_mut(map) {
+                    elements.entry(key).or_insert(verdict);
+                }
+            }
         }
-        Table {
-            name: self.table.to_string(),
-            objects,
-            maps: [
-                ("service-ips", IP_KEY, maps.service_ips),
-                ("service-nodeports", PORT_KEY, maps.service_nodeports),
-                ("no-endpoint-services", IP_KEY, maps.no_endpoint_services),
-                (
-                    "no-endpoint-nodeports",
-                    PORT_KEY,
-                    maps.no_endpoint_nodeports,
-                ),
-            ],
-        }
+        Table::new(self.table, objects, maps)
     }
 
-    /// The chains of one Service port, and its entries in the verdict maps.
-    fn render_port(&self, objects: &mut Vec<Object>, maps: &mut Maps, port: &ServicePort) {
+    /// The chains, sets and map elements of one Service port.
+    pub fn port_rules(&self, port: &ServicePort) -> PortRules {
+        let mut rules = PortRules::default();
+        self.render_port(&mut rules, port);
+        rules
+    }
+
+    fn render_port(&self, out: &mut PortRules, port: &ServicePort) {
+        let objects = &mut out.objects;
+        let elements = &mut out.elements;
         let cidr = self.cluster_cidr;
         let all = port.usable_endpoints(false);
         let local = port.usable_endpoints(true);
@@ -189,22 +195,14 @@ impl Ruleset<'_> {
         let internal = if port.internal_local { &local } else { &all };
         if !internal.is_empty() {
             let target = if port.internal_local { "local" } else { "svc" };
-            Maps::add(
-                &mut maps.service_ips,
-                key,
-                format!("goto {}", chain(target, port)),
-            );
+            elements.push((SERVICE_IPS, key, format!("goto {}", chain(target, port))));
         } else {
             let verdict = if all.is_empty() {
                 NoEndpoint::Reject
             } else {
                 NoEndpoint::Drop
             };
-            Maps::add(
-                &mut maps.no_endpoint_services,
-                key,
-                verdict.verdict().to_string(),
-            );
+            elements.push((NO_ENDPOINT_SERVICES, key, verdict.verdict().to_string()));
         }
 
         // NodePort, externalIPs, LoadBalancer ingress.
@@ -244,25 +242,25 @@ impl Ruleset<'_> {
         let proto = port.protocol;
         for ip in &port.external_ips {
             let key = ip_key(*ip, proto, port.port);
-            match &reachable {
-                Some(ext) => Maps::add(&mut maps.service_ips, key, format!("goto {ext}")),
-                None => Maps::add(
-                    &mut maps.no_endpoint_services,
+            elements.push(match &reachable {
+                Some(ext) => (SERVICE_IPS, key, format!("goto {ext}")),
+                None => (
+                    NO_ENDPOINT_SERVICES,
                     key,
                     NoEndpoint::Reject.verdict().to_string(),
                 ),
-            }
+            });
         }
         if let Some(node_port) = port.node_port {
             let key = format!("{proto} . {node_port}");
-            match &reachable {
-                Some(ext) => Maps::add(&mut maps.service_nodeports, key, format!("goto {ext}")),
-                None => Maps::add(
-                    &mut maps.no_endpoint_nodeports,
+            elements.push(match &reachable {
+                Some(ext) => (SERVICE_NODEPORTS, key, format!("goto {ext}")),
+                None => (
+                    NO_ENDPOINT_NODEPORTS,
                     key,
                     NoEndpoint::Reject.verdict().to_string(),
                 ),
-            }
+            });
         }
     }
 

@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 
-use super::rules::{FAMILY, MASQUERADE_MARK, delete_script};
+use super::rules::{FAMILY, MAPS, MASQUERADE_MARK, delete_script};
 
 /// A per-Service-port object of the table.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,6 +39,19 @@ pub struct Table {
     pub name: String,
     pub objects: Vec<Object>,
     pub maps: [(&'static str, &'static str, BTreeMap<String, String>); 4],
+}
+
+impl Table {
+    /// A table of `objects` and the elements of the [`MAPS`], in their order.
+    pub fn new(name: &str, objects: Vec<Object>, maps: [BTreeMap<String, String>; 4]) -> Table {
+        let [a, b, c, d] = maps;
+        let [(na, ka), (nb, kb), (nc, kc), (nd, kd)] = MAPS;
+        Table {
+            name: name.to_string(),
+            objects,
+            maps: [(na, ka, a), (nb, kb, b), (nc, kc, c), (nd, kd, d)],
+        }
+    }
 }
 
 /// The fixed chains, ahead of the per-Service-port ones.
