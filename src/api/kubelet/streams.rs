@@ -1,0 +1,168 @@
+//! [`NodeStreams`] of a node whose kubelet is not in this process: `pods/log` is answered by
+//! its kubelet's `/containerLogs/{namespace}/{pod}/{container}` over HTTPS (the log streamed
+//! through as it comes). Exec, attach and port-forward through the kubelet API are not
+//! bridged yet and answer `ServiceUnavailable` naming the node.
+
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+use super::proxy;
+use crate::api::ApiState;
+use crate::api::http::Body;
+use crate::api::status::ApiError;
+use crate::api::streaming::{ContainerSession, ExecOptions, LogOptions, NodeStreams};
+
+/// The streams of node `node`, reached over its kubelet's HTTPS API.
+pub struct RemoteStreams {
+    pub state: Weak<ApiState>,
+    pub node: String,
+}
+
+/// The kubelet query of `options` (upstream's `PodLogOptions` parameters).
+pub fn log_query(options: &LogOptions) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (key, on) in [
+        ("follow", options.follow),
+        ("previous", options.previous),
+        ("timestamps", options.timestamps),
+    ] {
+        if on {
+            query.append_pair(key, "true");
+        }
+    }
+    if let Some(tail) = options.tail_lines {
+        query.append_pair("tailLines", &tail.to_string());
+    }
+    if let Some(limit) = options.limit_bytes {
+        query.append_pair("limitBytes", &limit.to_string());
+    }
+    if let Some(since) = options.since {
+        query.append_pair("sinceTime", &since.to_string());
+    }
+    query.finish()
+}
+
+fn text<'a>(value: &'a Value, pointer: &str) -> &'a str {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+fn segment(value: &str) -> String {
+    form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl RemoteStreams {
+    fn state(&self) -> Result<Arc<ApiState>, ApiError> {
+        self.state
+            .upgrade()
+            .ok_or_else(|| ApiError::service_unavailable("the API server is shutting down"))
+    }
+
+    fn not_bridged(&self, what: &str) -> ApiError {
+        ApiError::service_unavailable(format!(
+            "{what} through the kubelet API of node {:?} is not supported yet (only logs are)",
+            self.node
+        ))
+    }
+}
+
+#[async_trait::async_trait]
+impl NodeStreams for RemoteStreams {
+    async fn logs(
+        &self,
+        pod: &Value,
+        container: &str,
+        options: &LogOptions,
+    ) -> Result<Body, ApiError> {
+        let state = self.state()?;
+        let mut target = format!(
+            "/containerLogs/{}/{}/{}",
+            segment(text(pod, "/metadata/namespace")),
+            segment(text(pod, "/metadata/name")),
+            segment(container)
+        );
+        let query = log_query(options);
+        if !query.is_empty() {
+            target = format!("{target}?{query}");
+        }
+        let request = Request::get(target)
+            .body(Full::new(Bytes::new()))
+            .map_err(|e| ApiError::internal(format!("cannot build the kubelet request: {e}")))?;
+        let answer = state
+            .kubelet_client
+            .send(&state, &self.node, request)
+            .await?;
+        let status = answer.status().as_u16();
+        if status != 200 {
+            // The kubelet's plain-text reason, with its code.
+            let body = answer
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let message = String::from_utf8_lossy(&body).trim().to_string();
+            return Err(match status {
+                400 => ApiError::bad_request(message),
+                404 => ApiError::new(404, "NotFound", message),
+                422 => ApiError::new(422, "Invalid", message),
+                _ => ApiError::internal(format!(
+                    "the kubelet of node {:?} answered {status}: {message}",
+                    self.node
+                )),
+            });
+        }
+        Ok(proxy::stream_body(answer.into_body()))
+    }
+
+    async fn exec(
+        &self,
+        _pod: &Value,
+        _container: &str,
+        _options: &ExecOptions,
+    ) -> Result<ContainerSession, ApiError> {
+        Err(self.not_bridged("exec"))
+    }
+
+    async fn attach(
+        &self,
+        _pod: &Value,
+        _container: &str,
+        _options: &ExecOptions,
+    ) -> Result<ContainerSession, ApiError> {
+        Err(self.not_bridged("attach"))
+    }
+
+    async fn port_forward(&self, _pod: &Value, _port: u16) -> Result<TcpStream, ApiError> {
+        Err(self.not_bridged("port-forward"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_options_become_the_kubelet_query() {
+        assert_eq!(log_query(&LogOptions::default()), "");
+        let options = LogOptions {
+            follow: true,
+            previous: false,
+            timestamps: true,
+            tail_lines: Some(5),
+            since: Some("2026-01-01T00:05:00Z".parse().unwrap()),
+            limit_bytes: Some(100),
+        };
+        assert_eq!(
+            log_query(&options),
+            "follow=true&timestamps=true&tailLines=5&limitBytes=100&sinceTime=2026-01-01T00%3A05%3A00Z"
+        );
+    }
+}
