@@ -7,8 +7,9 @@
 //!
 //! - [`proxy`]: the `nodes/proxy` subresource;
 //! - [`streams`]: [`crate::api::streaming::NodeStreams`] for nodes without an in-process
-//!   kubelet.
+//!   kubelet, with [`exec`] (exec and attach over a WebSocket to the kubelet).
 
+pub mod exec;
 pub mod proxy;
 pub mod streams;
 

@@ -1,7 +1,8 @@
-//! [`NodeStreams`] of a node whose kubelet is not in this process: `pods/log` is answered by
-//! its kubelet's `/containerLogs/{namespace}/{pod}/{container}` over HTTPS (the log streamed
-//! through as it comes). Exec, attach and port-forward through the kubelet API are not
-//! bridged yet and answer `ServiceUnavailable` naming the node.
+//! [`NodeStreams`] of a node whose kubelet is not in this process, over its kubelet's HTTPS
+//! API: `pods/log` by `/containerLogs/{namespace}/{pod}/{container}` (the log streamed
+//! through as it comes); exec and attach by a WebSocket to `/exec/...` and `/attach/...`
+//! ([`super::exec`]). Port-forward is not bridged yet and answers `ServiceUnavailable`
+//! naming the node.
 
 use std::sync::{Arc, Weak};
 
@@ -58,6 +59,30 @@ fn segment(value: &str) -> String {
     form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
+/// `/{verb}/{namespace}/{pod}/{uid}/{container}`: the uid pins the pod's instance.
+fn container_path(verb: &str, pod: &Value, container: &str) -> String {
+    format!(
+        "/{verb}/{}/{}/{}/{}",
+        segment(text(pod, "/metadata/namespace")),
+        segment(text(pod, "/metadata/name")),
+        segment(text(pod, "/metadata/uid")),
+        segment(container)
+    )
+}
+
+/// The error of a kubelet's refusal: its plain-text reason, with its code.
+pub fn kubelet_error(node: &str, status: u16, body: &[u8]) -> ApiError {
+    let message = String::from_utf8_lossy(body).trim().to_string();
+    match status {
+        400 => ApiError::bad_request(message),
+        404 => ApiError::new(404, "NotFound", message),
+        422 => ApiError::new(422, "Invalid", message),
+        _ => ApiError::internal(format!(
+            "the kubelet of node {node:?} answered {status}: {message}"
+        )),
+    }
+}
+
 impl RemoteStreams {
     fn state(&self) -> Result<Arc<ApiState>, ApiError> {
         self.state
@@ -67,7 +92,7 @@ impl RemoteStreams {
 
     fn not_bridged(&self, what: &str) -> ApiError {
         ApiError::service_unavailable(format!(
-            "{what} through the kubelet API of node {:?} is not supported yet (only logs are)",
+            "{what} through the kubelet API of node {:?} is not supported yet (logs, exec and attach are)",
             self.node
         ))
     }
@@ -101,43 +126,37 @@ impl NodeStreams for RemoteStreams {
             .await?;
         let status = answer.status().as_u16();
         if status != 200 {
-            // The kubelet's plain-text reason, with its code.
             let body = answer
                 .into_body()
                 .collect()
                 .await
                 .map(|b| b.to_bytes())
                 .unwrap_or_default();
-            let message = String::from_utf8_lossy(&body).trim().to_string();
-            return Err(match status {
-                400 => ApiError::bad_request(message),
-                404 => ApiError::new(404, "NotFound", message),
-                422 => ApiError::new(422, "Invalid", message),
-                _ => ApiError::internal(format!(
-                    "the kubelet of node {:?} answered {status}: {message}",
-                    self.node
-                )),
-            });
+            return Err(kubelet_error(&self.node, status, &body));
         }
         Ok(proxy::stream_body(answer.into_body()))
     }
 
     async fn exec(
         &self,
-        _pod: &Value,
-        _container: &str,
-        _options: &ExecOptions,
+        pod: &Value,
+        container: &str,
+        options: &ExecOptions,
     ) -> Result<ContainerSession, ApiError> {
-        Err(self.not_bridged("exec"))
+        let state = self.state()?;
+        let path = container_path("exec", pod, container);
+        super::exec::session(&state, &self.node, &path, options).await
     }
 
     async fn attach(
         &self,
-        _pod: &Value,
-        _container: &str,
-        _options: &ExecOptions,
+        pod: &Value,
+        container: &str,
+        options: &ExecOptions,
     ) -> Result<ContainerSession, ApiError> {
-        Err(self.not_bridged("attach"))
+        let state = self.state()?;
+        let path = container_path("attach", pod, container);
+        super::exec::session(&state, &self.node, &path, options).await
     }
 
     async fn port_forward(&self, _pod: &Value, _port: u16) -> Result<TcpStream, ApiError> {
