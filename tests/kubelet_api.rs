@@ -5,8 +5,9 @@
 //! the API server's kubelet client certificate (`server/tls/client-kube-apiserver.crt`), the
 //! kubelet's serving certificate verified against the cluster's server CA.
 //!
-//! The server runs with `KEDGE_KUBELET_STREAMS=https`, so `kubectl logs` is answered by the
-//! kubelet over its HTTPS API (the path of a node whose kubelet is not in process).
+//! The server runs with `KEDGE_KUBELET_STREAMS=https`, so `kubectl logs`, `exec` and
+//! `port-forward` are answered by the kubelet over its HTTPS API (the path of a node whose
+//! kubelet is not in process).
 //!
 //! Run it in a private network namespace (it binds 10250 and builds the pod network). Without
 //! root this skips, unless `CI` is set: then it fails. Whatever happens, the pod's shim is
@@ -35,7 +36,54 @@ spec:
     image: kedge.test/busybox:1
     imagePullPolicy: IfNotPresent
     command: ["/bin/sh", "-c", "echo first; echo second; echo third; exec sleep 3600"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: kedge.test/busybox:1
+    imagePullPolicy: IfNotPresent
+    command: ["/bin/sh", "-c", "mkdir -p /www; echo hello-pf > /www/index.html; exec /bin/busybox httpd -f -p 8080 -h /www"]
 "#;
+
+/// An HTTP GET of `/` on `port` of this machine's loopback; the answer's body.
+fn http_get(port: u16) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
+        .unwrap_or_default()
+}
+
+/// `kubectl port-forward pod/web <local>:8080` until the returned child is killed, once it
+/// says it is forwarding.
+fn port_forward(node: &Node, local: u16) -> std::process::Child {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(&node.kubectl.path)
+        .args(["port-forward", "pod/web", &format!("{local}:8080")])
+        .env("KUBECONFIG", node.cluster.kubeconfig())
+        .env("HOME", node.cluster.dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.starts_with("Forwarding from"), "{first}");
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
 
 /// An HTTPS GET of `path` on the kubelet at 127.0.0.1:10250, verifying its certificate
 /// against the server CA of `tls`, with the client certificate `client` (a file stem under
@@ -98,8 +146,10 @@ fn kubelet_api_through_the_api_server_and_directly() {
     unsafe { std::env::set_var("KEDGE_KUBELET_STREAMS", "https") };
     let node = Node::start();
     node.apply(POD);
-    node.wait("pod logger running", || {
-        (node.get("pod/logger", "{.status.phase}") == "Running").then_some(())
+    node.wait("pods logger and web running", || {
+        (node.get("pod/logger", "{.status.phase}") == "Running"
+            && node.get("pod/web", "{.status.phase}") == "Running")
+            .then_some(())
     });
     let name = node.get("nodes", "{.items[0].metadata.name}");
     assert!(!name.is_empty());
@@ -152,8 +202,52 @@ fn kubelet_api_through_the_api_server_and_directly() {
     assert_eq!(node.kubectl(&["logs", "logger", "--tail=1"]), "third\n");
     let timestamps = node.kubectl(&["logs", "logger", "--timestamps", "--limit-bytes=40"]);
     assert!(timestamps.contains("Z first"), "{timestamps}");
-    let exec = node.fails(&["exec", "logger", "--", "true"]);
-    assert!(exec.contains("not supported yet"), "{exec}");
+
+    // `kubectl exec` bridged to the kubelet's /exec WebSocket: output, exit code, stdin.
+    let out = node.run(
+        &node.kubectl,
+        &[
+            "exec",
+            "logger",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ],
+        None,
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (3, "out\n"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("err"), "{}", out.stderr);
+    let out = node.run(
+        &node.kubectl,
+        &["exec", "-i", "logger", "--", "cat"],
+        Some("hello\n"),
+    );
+    assert_eq!(
+        (out.code, out.stdout.as_str()),
+        (0, "hello\n"),
+        "{}",
+        out.stderr
+    );
+    let missing = node.fails(&["exec", "logger", "-c", "nope", "--", "true"]);
+    assert!(missing.contains("not valid"), "{missing}");
+
+    // `kubectl port-forward` bridged to the kubelet's /portForward WebSocket.
+    let local = common::free_port();
+    let mut forward = port_forward(&node, local);
+    let first = http_get(local);
+    let second = http_get(local);
+    let _ = forward.kill();
+    let _ = forward.wait();
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("hello-pf\n", "hello-pf\n")
+    );
 
     // Directly on 10250.
     let tls = node.cluster.data_dir().join("server").join("tls");

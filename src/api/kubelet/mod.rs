@@ -7,9 +7,11 @@
 //!
 //! - [`proxy`]: the `nodes/proxy` subresource;
 //! - [`streams`]: [`crate::api::streaming::NodeStreams`] for nodes without an in-process
-//!   kubelet, with [`exec`] (exec and attach over a WebSocket to the kubelet).
+//!   kubelet, with [`exec`] (exec and attach) and [`port_forward`], each a WebSocket to the
+//!   kubelet.
 
 pub mod exec;
+pub mod port_forward;
 pub mod proxy;
 pub mod streams;
 

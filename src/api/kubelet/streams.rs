@@ -1,8 +1,7 @@
 //! [`NodeStreams`] of a node whose kubelet is not in this process, over its kubelet's HTTPS
 //! API: `pods/log` by `/containerLogs/{namespace}/{pod}/{container}` (the log streamed
 //! through as it comes); exec and attach by a WebSocket to `/exec/...` and `/attach/...`
-//! ([`super::exec`]). Port-forward is not bridged yet and answers `ServiceUnavailable`
-//! naming the node.
+//! ([`super::exec`]); port-forward by one to `/portForward/...` ([`super::port_forward`]).
 
 use std::sync::{Arc, Weak};
 
@@ -89,13 +88,6 @@ impl RemoteStreams {
             .upgrade()
             .ok_or_else(|| ApiError::service_unavailable("the API server is shutting down"))
     }
-
-    fn not_bridged(&self, what: &str) -> ApiError {
-        ApiError::service_unavailable(format!(
-            "{what} through the kubelet API of node {:?} is not supported yet (logs, exec and attach are)",
-            self.node
-        ))
-    }
 }
 
 #[async_trait::async_trait]
@@ -159,8 +151,15 @@ impl NodeStreams for RemoteStreams {
         super::exec::session(&state, &self.node, &path, options).await
     }
 
-    async fn port_forward(&self, _pod: &Value, _port: u16) -> Result<TcpStream, ApiError> {
-        Err(self.not_bridged("port-forward"))
+    async fn port_forward(&self, pod: &Value, port: u16) -> Result<TcpStream, ApiError> {
+        let state = self.state()?;
+        let path = format!(
+            "/portForward/{}/{}/{}",
+            segment(text(pod, "/metadata/namespace")),
+            segment(text(pod, "/metadata/name")),
+            segment(text(pod, "/metadata/uid"))
+        );
+        super::port_forward::connect(&state, &self.node, &path, port).await
     }
 }
 
