@@ -2,7 +2,10 @@
 //!
 //! On first start this generates two CAs (one signs serving certificates, one client
 //! certificates), the API server's serving certificate, the admin client certificate
-//! (`system:admin` in `system:masters`) and the service-account signing key. Later starts
+//! (`system:admin` in `system:masters`), the API server's client certificate for kubelets
+//! (`system:apiserver` in `system:masters`, k3s's `client-kube-apiserver`) and the
+//! service-account signing key. Kubelet serving certificates (k3s's `serving-kubelet`) are
+//! issued by [`ClusterPki::ensure_kubelet_serving`]. Later starts
 //! reuse them; a leaf certificate is re-issued when it is missing, expires within 120 days
 //! (as k3s does), lacks a required name, or was not signed by the current CA. CAs live ten
 //! years, leaves one.
@@ -20,6 +23,10 @@ use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 const CA_LIFETIME: Duration = Duration::days(3650);
 const LEAF_LIFETIME: Duration = Duration::days(365);
 const RENEW_BEFORE: Duration = Duration::days(120);
+
+/// The user the API server is when it calls a kubelet (k3s's `client-kube-apiserver`
+/// certificate names upstream's `user.APIServerUser`).
+pub const APISERVER_KUBELET_CLIENT_USER: &str = "system:apiserver";
 
 #[derive(Debug, thiserror::Error)]
 pub enum PkiError {
@@ -72,6 +79,9 @@ pub struct ClusterPki {
     pub client_ca: CertKey,
     pub serving: CertKey,
     pub admin: CertKey,
+    /// The API server's client certificate for the kubelets' HTTPS API on 10250: the only
+    /// identity a kubelet serves (k3s's `client-kube-apiserver`).
+    pub apiserver_kubelet_client: CertKey,
     /// PKCS#8 PEM of the ECDSA P-256 key that signs service-account tokens.
     pub service_account_key: String,
 }
@@ -111,14 +121,54 @@ impl ClusterPki {
                 names: &ServingNames::default(),
             },
         )?;
+        let apiserver_kubelet_client = ensure_leaf(
+            dir,
+            "client-kube-apiserver",
+            &client_ca,
+            &LeafSpec {
+                common_name: APISERVER_KUBELET_CLIENT_USER,
+                organizations: &["system:masters"],
+                usage: ExtendedKeyUsagePurpose::ClientAuth,
+                names: &ServingNames::default(),
+            },
+        )?;
         let service_account_key = ensure_key(&dir.join("service.key"))?;
         Ok(ClusterPki {
             server_ca,
             client_ca,
             serving,
             admin,
+            apiserver_kubelet_client,
             service_account_key,
         })
+    }
+
+    /// Loads the kubelet serving certificate `<dir>/serving-kubelet.crt` (and `.key`) for
+    /// `names`, issuing it from the server CA when it is missing, old, or lacks a name.
+    ///
+    /// # Errors
+    /// I/O failures, files that do not parse, or a CA that cannot sign.
+    pub fn ensure_kubelet_serving(
+        &self,
+        dir: &Path,
+        node: &str,
+        names: &ServingNames,
+    ) -> Result<CertKey, PkiError> {
+        std::fs::create_dir_all(dir).map_err(|source| PkiError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        ensure_leaf(
+            dir,
+            "serving-kubelet",
+            &self.server_ca,
+            &LeafSpec {
+                common_name: node,
+                organizations: &[],
+                usage: ExtendedKeyUsagePurpose::ServerAuth,
+                names,
+            },
+        )
     }
 
     /// Issues a client certificate signed by the client CA (for agents and kubelets).

@@ -7,7 +7,8 @@
 //! - [`request`], [`http`], [`status`]: paths and queries, bodies and content types, errors;
 //! - [`auth`]: authentication and service-account tokens;
 //! - [`strategy`], [`object`], [`selector`]: per-kind rules and JSON helpers;
-//! - [`streaming`]: `pods/log`, `pods/exec` and `pods/attach`, answered by the pod's kubelet.
+//! - [`streaming`]: `pods/log`, `pods/exec` and `pods/attach`, answered by the pod's kubelet;
+//!   [`kubelet`]: the calls to kubelets' HTTPS API (`nodes/proxy`, remote nodes' logs).
 
 pub mod admission;
 pub mod auth;
@@ -18,6 +19,7 @@ pub mod field_error;
 pub mod handlers;
 pub mod http;
 pub mod jsonpath;
+pub mod kubelet;
 pub mod local;
 pub mod object;
 pub mod openapi;
@@ -75,6 +77,8 @@ pub struct ApiState {
     pub services: services::ServiceAllocator,
     /// The kubelets that answer `pods/log`, `pods/exec` and `pods/attach`, by node.
     pub nodes: streaming::Nodes,
+    /// The HTTPS client for kubelets' API on 10250.
+    pub kubelet_client: kubelet::KubeletClient,
 }
 
 impl ApiState {
@@ -98,6 +102,18 @@ impl ApiState {
             tokens,
             openapi: Default::default(),
             nodes: Default::default(),
+            kubelet_client: Default::default(),
         }))
+    }
+
+    /// What answers the streaming requests of `node`'s pods: its in-process kubelet, else
+    /// its kubelet's HTTPS API.
+    pub fn node_streams(self: &Arc<Self>, node: &str) -> Arc<dyn streaming::NodeStreams> {
+        self.nodes.get(node).unwrap_or_else(|_| {
+            Arc::new(kubelet::streams::RemoteStreams {
+                state: Arc::downgrade(self),
+                node: node.to_string(),
+            })
+        })
     }
 }

@@ -8,7 +8,9 @@
 //!   [`volumes`] (volume contents),
 //!   [`status`] (the pod's status as upstream reports it), [`probes`] (startup, liveness,
 //!   readiness), [`termination`] (graceful deletion) and [`backoff`] (crash loops);
-//! - [`streaming`]: logs, exec and attach for the API server, with [`log_reader`].
+//! - [`streaming`]: logs, exec and attach for the API server, with [`log_reader`];
+//! - [`server`]: the kubelet's HTTPS API on 10250 ([`server_routes`]), which only the API
+//!   server's client certificate may call.
 //!
 //! Inside `kedge server` the kubelet reaches the API server through the in-process transport
 //! as `system:node:<name>`, so the server's own node needs no tunnel.
@@ -23,6 +25,8 @@ pub mod network;
 pub mod node;
 pub mod pods;
 pub mod probes;
+pub mod server;
+pub mod server_routes;
 pub mod status;
 pub mod streaming;
 pub mod termination;
@@ -68,6 +72,8 @@ pub enum KubeletError {
     ImageStore(#[from] crate::runtime::images::ImageError),
     #[error("cannot recover the pods of an earlier run: {0}")]
     Recover(std::io::Error),
+    #[error("cannot start the kubelet API: {0}")]
+    Server(#[from] server::KubeletServerError),
 }
 
 /// What every part of the kubelet shares.
@@ -83,14 +89,16 @@ pub struct Kubelet {
 /// Runs the kubelet until `shutdown`. Start-up order:
 /// 1. open the image store and watch the air-gap directory `<data-dir>/agent/images`;
 /// 2. register the Node (and its podCIDR);
-/// 3. renew the Lease and keep the node's status fresh;
-/// 4. recover the pods of an earlier run, then sync the pods bound to this node.
+/// 3. serve the kubelet API on 10250 (logs, exec, port-forward, `nodes/proxy`);
+/// 4. renew the Lease and keep the node's status fresh;
+/// 5. recover the pods of an earlier run, then sync the pods bound to this node.
 ///
 /// Pods keep running when the kubelet stops: their shims outlive it, and the next run finds
 /// them again.
 ///
 /// # Errors
-/// The image store cannot be opened or the node cannot be registered.
+/// The image store cannot be opened, the node cannot be registered, or the kubelet API
+/// cannot listen.
 pub async fn run(
     api: Arc<ApiState>,
     config: KubeletConfig,
@@ -132,18 +140,25 @@ pub async fn run(
         .metadata
         .uid
         .unwrap_or_default();
+    let api = server::start(kubelet.clone(), shutdown.clone()).await?;
     info!(node = %name, %pod_cidr, "the kubelet is running");
-    // Logs, exec, attach and port-forward of this node's pods, for the API server.
-    kubelet.api.nodes.register(
-        &name,
-        Arc::new(streaming::LocalStreams {
-            dirs: kubelet.config.runtime.clone(),
-        }),
-    );
+    // Logs, exec, attach and port-forward of this node's pods, for the API server: in
+    // process, unless `KEDGE_KUBELET_STREAMS=https` has the API server use this kubelet's
+    // HTTPS API as it would a remote node's (to exercise that path on one machine).
+    if std::env::var("KEDGE_KUBELET_STREAMS").as_deref() == Ok("https") {
+        info!(node = %name, "streaming for this node's pods goes through the kubelet API");
+    } else {
+        kubelet.api.nodes.register(
+            &name,
+            Arc::new(streaming::LocalStreams {
+                dirs: kubelet.config.runtime.clone(),
+            }),
+        );
+    }
     let lease = tokio::spawn(lease::run(kubelet.clone(), node_uid, shutdown.clone()));
     let status = tokio::spawn(node::run_status(kubelet.clone(), shutdown.clone()));
     let pods = pods::run(kubelet.clone(), shutdown.clone()).await;
-    let _ = tokio::join!(lease, status, import);
+    let _ = tokio::join!(lease, status, import, api);
     kubelet.api.nodes.unregister(&name);
     pods
 }

@@ -132,6 +132,22 @@ pub async fn handle(
         None => return h::error(&ApiError::unauthorized()),
     };
     let result = match route {
+        Route::Resource(path)
+            if path.group.is_empty()
+                && path.plural == "nodes"
+                && path.subresource.as_deref() == Some("proxy") =>
+        {
+            let name = path.name.as_deref().unwrap_or_default();
+            crate::api::kubelet::proxy::handle(
+                state,
+                name,
+                &parts.method,
+                &parts.uri,
+                &parts.headers,
+                body,
+            )
+            .await
+        }
         Route::Resource(path) => {
             let Some(info) = state.registry.get(&path.group, &path.version, &path.plural) else {
                 return h::error(&ApiError::path_not_found());

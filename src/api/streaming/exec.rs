@@ -111,7 +111,7 @@ pub async fn handle(
     let node = node_name(&pod).ok_or_else(|| {
         ApiError::bad_request(format!("pod {} does not have a host assigned", ctx.name()))
     })?;
-    let kubelet = ctx.state.nodes.get(node)?;
+    let kubelet = ctx.state.node_streams(node);
     let start = async move {
         match kind {
             Kind::Exec => kubelet.exec(&pod, &container, &options).await,

@@ -123,7 +123,7 @@ pub async fn handle(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
         // Upstream answers a pod not yet scheduled with an empty log.
         return Ok(h::streaming("text/plain", h::empty()));
     };
-    let kubelet = ctx.state.nodes.get(node)?;
+    let kubelet = ctx.state.node_streams(node);
     let body = kubelet.logs(&pod, &container, &options).await?;
     Ok(h::streaming("text/plain", body))
 }

@@ -3,10 +3,10 @@
 //! the kubelet of the pod's node.
 //!
 //! The API server resolves the pod and its container, then hands the request to the
-//! [`NodeStreams`] registered for the pod's node in [`Nodes`]. Today only the kubelet inside
-//! `kedge server` registers (in process); a kubelet reached over its HTTPS API on 10250 would be
-//! another implementation of the same trait. A pod whose node has none is answered with a
-//! `ServiceUnavailable` Status naming the node.
+//! [`NodeStreams`] registered for the pod's node in [`Nodes`]: the kubelet inside
+//! `kedge server` registers (in process); any other node is reached over its kubelet's HTTPS
+//! API on 10250 ([`crate::api::kubelet::streams`]). A pod whose node's kubelet cannot be
+//! reached is answered with a `ServiceUnavailable` Status naming the node.
 //!
 //! - [`logs`]: `pods/log` options and handler;
 //! - [`exec`]: `pods/exec` and `pods/attach` options and handler;

@@ -63,7 +63,7 @@ pub async fn handle(ctx: &Ctx<'_>, upgrade: Option<OnUpgrade>) -> Result<Respons
     let node = node_name(&pod).ok_or_else(|| {
         ApiError::bad_request(format!("pod {} does not have a host assigned", ctx.name()))
     })?;
-    let kubelet = ctx.state.nodes.get(node)?;
+    let kubelet = ctx.state.node_streams(node);
     if channel::is_websocket(ctx.headers) && channel::offers(ctx.headers, channel::Protocol::V4) {
         let ports = ports(ctx.query.all("ports"))?;
         let upgrade = upgrade.ok_or_else(|| {
@@ -357,8 +357,9 @@ fn channel_frame(channel: u8, data: &[u8]) -> Message {
     Message::Binary(bytes.into())
 }
 
-/// Serves a WebSocket port-forward: one connection per port, until they have all ended.
-async fn serve_websocket(
+/// Serves a WebSocket port-forward: one connection per port, until they have all ended (also
+/// the kubelet API's `/portForward`).
+pub async fn serve_websocket(
     upgrade: OnUpgrade,
     kubelet: Arc<dyn NodeStreams>,
     pod: Arc<Value>,
