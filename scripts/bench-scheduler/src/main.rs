@@ -336,18 +336,8 @@ async fn main() {
     let _ = std::fs::remove_dir_all(&dir);
     let port = free_port();
     let kubeconfig = dir.join("kubeconfig.yaml");
-    let child = Command::new(&args.kedge)
-        .args(["server", "--config", "/dev/null", "--disable-agent"])
-        .args(["--data-dir", dir.join("data").to_str().unwrap()])
-        .args(["--write-kubeconfig", kubeconfig.to_str().unwrap()])
-        .args(["--https-listen-port", &port.to_string()])
-        .env("KEDGE_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("kedge starts");
-    let pid = child.id();
-    let _server = Server { child };
+    let server = start_server(&args.kedge, &dir, port, &[]);
+    let pid = server.child.id();
     let started = Instant::now();
     let tls = loop {
         if let Ok(text) = std::fs::read_to_string(&kubeconfig)
@@ -386,23 +376,7 @@ async fn main() {
     })
     .await;
     println!("created {nodes} nodes with status and Leases in {:.1} s", elapsed.as_secs_f64());
-    // Renew every Lease every 10 s, spread over the period, as 1,000 kubelets would.
-    {
-        let mut client = Client::connect(port, &tls).await;
-        tokio::spawn(async move {
-            let pause = Duration::from_secs(10) / nodes.max(1) as u32;
-            loop {
-                for i in 0..nodes {
-                    let body = json!({"spec": {"renewTime": micro_now()}}).to_string();
-                    let path = format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-{i:04}");
-                    if client.try_call(Method::PATCH, &path, "application/merge-patch+json", body).await.is_none() {
-                        return;
-                    }
-                    tokio::time::sleep(pause).await;
-                }
-            }
-        });
-    }
+    renew_leases(port, &tls, nodes).await;
 
     let seen = Arc::new(Mutex::new(Bindings::default()));
     tokio::spawn(kubelet(port, tls.clone(), 8, seen.clone()));
@@ -513,5 +487,95 @@ async fn main() {
         );
     }
     println!("RSS at the end: {:.0} MB", rss_mb(pid));
+    drop(client);
+    backlog(&args, &dir, port, &tls, server).await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The scheduler alone, without the pace of pod creation: `args.pods` more pods are created
+/// while the server runs with `--disable-scheduler`, then the server restarts with its
+/// scheduler and the time until all of them are bound is measured.
+async fn backlog(args: &Args, dir: &std::path::Path, port: u16, tls: &Arc<rustls::ClientConfig>, server: Server) {
+    drop(server);
+    let held = start_server(&args.kedge, dir, port, &["--disable-scheduler"]);
+    wait_ready(port, tls).await;
+    renew_leases(port, tls, args.nodes).await;
+    run_all(port, tls, args.clients, args.pods, |i| {
+        let body = pod_body(i).replace("\"pod-", "\"backlog-");
+        (Method::POST, "/api/v1/namespaces/default/pods".into(), "application/json", body)
+    })
+    .await;
+    drop(held);
+    let started = Instant::now();
+    let server = start_server(&args.kedge, dir, port, &[]);
+    wait_ready(port, tls).await;
+    renew_leases(port, tls, args.nodes).await;
+    let seen = Arc::new(Mutex::new(Bindings::default()));
+    tokio::spawn(kubelet(port, tls.clone(), 8, seen.clone()));
+    let total = args.pods;
+    let count = |seen: &Bindings| seen.bound_at.keys().filter(|n| n.starts_with("backlog-")).count();
+    let all = wait_until("the backlog to be bound", Duration::from_secs(600), || count(&seen.lock().unwrap()) >= total).await;
+    let seen = seen.lock().unwrap();
+    let times: Vec<Instant> = seen.bound_at.iter().filter(|(n, _)| n.starts_with("backlog-")).map(|(_, (t, _))| *t).collect();
+    let (Some(first), Some(last)) = (times.iter().min(), times.iter().max()) else {
+        println!("backlog: no pod was bound");
+        return;
+    };
+    println!(
+        "backlog of {total} pods created without a scheduler: {} bound {:.2} s after the restart, {:.2} s from the first binding to the last = {:.0} pods/s scheduled{}",
+        times.len(),
+        last.duration_since(started).as_secs_f64(),
+        last.duration_since(*first).as_secs_f64(),
+        times.len() as f64 / last.duration_since(*first).as_secs_f64().max(0.001),
+        if all { "" } else { " — NOT ALL BOUND" }
+    );
+    drop(server);
+}
+
+fn start_server(kedge: &str, dir: &std::path::Path, port: u16, extra: &[&str]) -> Server {
+    let child = Command::new(kedge)
+        .args(["server", "--config", "/dev/null", "--disable-agent"])
+        .args(["--data-dir", dir.join("data").to_str().unwrap()])
+        .args(["--write-kubeconfig", dir.join("kubeconfig.yaml").to_str().unwrap()])
+        .args(["--https-listen-port", &port.to_string()])
+        .args(extra)
+        .env("KEDGE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("kedge starts");
+    Server { child }
+}
+
+async fn wait_ready(port: u16, tls: &Arc<rustls::ClientConfig>) {
+    let started = Instant::now();
+    loop {
+        if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+            let mut client = Client::connect(port, tls).await;
+            if let Some((200, _)) = client.try_call(Method::GET, "/readyz", "application/json", String::new()).await {
+                return;
+            }
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "kedge did not become ready within 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Renews every Lease every 10 s, spread over the period, as 1,000 kubelets would, until
+/// the server goes away.
+async fn renew_leases(port: u16, tls: &Arc<rustls::ClientConfig>, nodes: usize) {
+    let mut client = Client::connect(port, tls).await;
+    tokio::spawn(async move {
+        let pause = Duration::from_secs(10) / nodes.max(1) as u32;
+        loop {
+            for i in 0..nodes {
+                let body = json!({"spec": {"renewTime": micro_now()}}).to_string();
+                let path = format!("/apis/coordination.k8s.io/v1/namespaces/kube-node-lease/leases/node-{i:04}");
+                if client.try_call(Method::PATCH, &path, "application/merge-patch+json", body).await.is_none() {
+                    return;
+                }
+                tokio::time::sleep(pause).await;
+            }
+        }
+    });
 }
