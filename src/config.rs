@@ -104,6 +104,19 @@ pub enum Component {
 }
 
 impl Component {
+    /// Whether kedge has this component at all (it ships no Traefik, local-path provisioner or
+    /// metrics-server, so disabling one of those changes nothing).
+    pub fn shipped(self) -> bool {
+        matches!(self, Component::CoreDns | Component::ServiceLb)
+    }
+
+    pub fn name(self) -> &'static str {
+        Component::ALL
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map_or("", |(n, _)| n)
+    }
+
     const ALL: [(&'static str, Component); 5] = [
         ("coredns", Component::CoreDns),
         ("servicelb", Component::ServiceLb),
@@ -284,7 +297,6 @@ const NOT_YET_IMPLEMENTED: &[(&str, &str)] = &[
     ("token", "joining agents"),
     ("token-file", "joining agents"),
     ("server", "control planes of several servers"),
-    ("disable", "packaged components"),
 ];
 
 /// The flags in `set` whose feature is not implemented yet, with the feature's name.
@@ -585,7 +597,7 @@ mod tests {
         assert_eq!(config.datastore, Datastore::Sqlite("/tmp/x.db".into()));
         assert_eq!(config.node.name, "pi-1");
         let pending = not_yet_implemented(&config.set_flags);
-        assert!(pending.iter().any(|(flag, _)| *flag == "disable"));
+        assert!(pending.is_empty(), "{pending:?}");
         assert!(!pending.iter().any(|(flag, _)| *flag == "node-taint"));
         assert!(!pending.iter().any(|(flag, _)| *flag == "https-listen-port"));
     }

@@ -37,6 +37,12 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
             "--{flag} is set but {feature} is not implemented yet in this kedge; the setting has no effect"
         );
     }
+    for component in config.disabled.iter().filter(|c| !c.shipped()) {
+        info!(
+            "--disable {}: kedge does not ship {0}, so there is nothing to disable",
+            component.name()
+        );
+    }
 
     // The datastore, watch cache and listener outlive the controllers at shutdown: a
     // controller finishing its last reconcile still needs them.
