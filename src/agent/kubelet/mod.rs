@@ -7,7 +7,8 @@
 //!   runtime's container configs), [`images`] (pull policies), [`env`] (environment),
 //!   [`volumes`] (volume contents),
 //!   [`status`] (the pod's status as upstream reports it), [`probes`] (startup, liveness,
-//!   readiness), [`termination`] (graceful deletion) and [`backoff`] (crash loops);
+//!   readiness; [`grpc_probe`] for gRPC), [`hooks`] (postStart and preStop), [`termination`]
+//!   (graceful deletion) and [`backoff`] (crash loops);
 //! - [`streaming`]: logs, exec and attach for the API server, with [`log_reader`].
 //!
 //! Inside `kedge server` the kubelet reaches the API server through the in-process transport
@@ -16,6 +17,8 @@
 pub mod backoff;
 pub mod containers;
 pub mod env;
+pub mod grpc_probe;
+pub mod hooks;
 pub mod images;
 pub mod lease;
 pub mod log_reader;

@@ -27,6 +27,7 @@ use tracing::{debug, info, warn};
 use super::backoff::Backoff;
 use super::containers;
 use super::env::{PodAddressing, Sources};
+use super::hooks::{HookTarget, kill_container};
 use super::images;
 use super::network::HostPort;
 use super::probes::{PodProbes, Verdict};
@@ -85,6 +86,8 @@ pub struct PodWorker {
     pub(super) start_time: String,
     /// Containers of a sandbox whose shim died (from recovery): their attempts count.
     pub(super) lost: Vec<ContainerStatus>,
+    /// The pod's updates, for hooks that end when the pod is deleted.
+    pub(super) updates: Option<watch::Receiver<Option<Pod>>>,
 }
 
 /// The mount of a runtime call on the blocking pool.
@@ -154,6 +157,7 @@ impl PodWorker {
             reported: None,
             start_time,
             lost,
+            updates: None,
         }
     }
 
@@ -194,7 +198,7 @@ impl PodWorker {
             .is_some_and(|s| s.host_network == Some(true))
     }
 
-    fn addressing(&self) -> PodAddressing {
+    pub(super) fn addressing(&self) -> PodAddressing {
         let host_ip = node::node_ip(&self.kubelet);
         PodAddressing {
             host_ip: Some(host_ip),
@@ -213,6 +217,7 @@ impl PodWorker {
         mut updates: watch::Receiver<Option<Pod>>,
         shutdown: CancellationToken,
     ) {
+        self.updates = Some(updates.clone());
         loop {
             match updates.borrow_and_update().clone() {
                 Some(pod) => self.pod = pod,
@@ -597,8 +602,10 @@ impl PodWorker {
             .events
             .normal(&about, "Created", &format!("Created container: {name}"));
         let id = format!("{name}.{attempt}");
+        let mut running = false;
         match blocking(handle, move |h| h.start_container(&id)).await {
             Ok(status) if status.state != ContainerState::Exited || status.exit_code.is_some() => {
+                running = status.state == ContainerState::Running;
                 if status.reason.as_deref() == Some("StartError") {
                     self.kubelet.events.warning(
                         &about,
@@ -618,6 +625,9 @@ impl PodWorker {
                 .kubelet
                 .events
                 .warning(&about, "Failed", &format!("Error: {error}")),
+        }
+        if running {
+            self.post_start(handle, container, attempt).await?;
         }
         Ok(())
     }
@@ -674,19 +684,21 @@ impl PodWorker {
                 );
             }
             if let Some(failure) = failure {
-                self.kubelet.events.normal(
-                    &about,
-                    "Killing",
-                    &format!(
-                        "Container {} failed {} probe, will be restarted",
-                        container.name,
-                        failure.kind.name().to_lowercase()
-                    ),
+                let message = format!(
+                    "Container {} failed {} probe, will be restarted",
+                    container.name,
+                    failure.kind.name().to_lowercase()
                 );
+                let target = HookTarget {
+                    pod: &self.pod,
+                    container,
+                    handle,
+                    id: id.clone(),
+                    pod_ip: ip,
+                };
                 let grace = Duration::from_secs(grace);
-                let stop_id = id.clone();
                 if let Err(error) =
-                    blocking(handle, move |h| h.stop_container(&stop_id, grace)).await
+                    kill_container(&self.kubelet, &about, &target, grace, Some(&message)).await
                 {
                     warn!(%error, "cannot stop a container that failed its probe");
                 }
