@@ -1,6 +1,7 @@
 //! Pod lifecycle features of the kubelet inside `kedge server`, as root, with real pods from
 //! the busybox test image: postStart and preStop hooks (exec, httpGet, sleep), with what
-//! upstream does when they fail or run long; grpc probes against a real gRPC health server.
+//! upstream does when they fail or run long; grpc probes against a real gRPC health server;
+//! a pod past its activeDeadlineSeconds.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -410,4 +411,42 @@ spec:
     assert!(asked.contains(&"kedge.test".to_string()), "{asked:?}");
     assert!(asked.contains(&String::new()), "{asked:?}");
     node.kubectl(&["delete", "pod", "grpc", "--wait=true"]);
+}
+
+#[test]
+fn a_pod_past_its_active_deadline_fails() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path();
+    let manifest = pod("deadline", "Always", 30, dir, &trapping("deadline"), "").replace(
+        "  restartPolicy:",
+        "  activeDeadlineSeconds: 3\n  restartPolicy:",
+    );
+    node.apply(&manifest);
+    node.wait("pod deadline to fail", || {
+        (node.get("pod/deadline", "{.status.phase}") == "Failed").then_some(())
+    });
+    assert_eq!(
+        node.get("pod/deadline", "{.status.reason}|{.status.message}"),
+        "DeadlineExceeded|Pod was active on the node longer than the specified deadline"
+    );
+    // Its container got its stop signal and stays stopped, whatever the restartPolicy.
+    assert_eq!(read(dir, "deadline"), "term\n");
+    assert_eq!(
+        node.get(
+            "pod/deadline",
+            "{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].restartCount}"
+        ),
+        "0 0"
+    );
+    let seen = events(&node, "deadline");
+    assert!(
+        seen.contains(
+            "DeadlineExceeded Pod was active on the node longer than the specified deadline"
+        ),
+        "{seen}"
+    );
 }

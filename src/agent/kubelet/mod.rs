@@ -8,7 +8,7 @@
 //!   [`volumes`] (volume contents),
 //!   [`status`] (the pod's status as upstream reports it), [`probes`] (startup, liveness,
 //!   readiness; [`grpc_probe`] for gRPC), [`hooks`] (postStart and preStop), [`termination`]
-//!   (graceful deletion) and [`backoff`] (crash loops);
+//!   (graceful deletion), [`eviction`] (activeDeadlineSeconds) and [`backoff`] (crash loops);
 //! - [`streaming`]: logs, exec and attach for the API server, with [`log_reader`].
 //!
 //! Inside `kedge server` the kubelet reaches the API server through the in-process transport
@@ -17,6 +17,7 @@
 pub mod backoff;
 pub mod containers;
 pub mod env;
+pub mod eviction;
 pub mod grpc_probe;
 pub mod hooks;
 pub mod images;

@@ -88,6 +88,8 @@ pub struct PodWorker {
     pub(super) lost: Vec<ContainerStatus>,
     /// The pod's updates, for hooks that end when the pod is deleted.
     pub(super) updates: Option<watch::Receiver<Option<Pod>>>,
+    /// Why the node failed the pod (reason, message): its status says so.
+    pub(super) failure: Option<(String, String)>,
 }
 
 /// The mount of a runtime call on the blocking pool.
@@ -158,6 +160,7 @@ impl PodWorker {
             start_time,
             lost,
             updates: None,
+            failure: None,
         }
     }
 
@@ -258,6 +261,10 @@ impl PodWorker {
             self.stop_sandbox().await?;
             return Ok(Next::After(Duration::from_secs(3600)));
         }
+        let mut deadline = RESYNC;
+        if self.check_active_deadline(&mut deadline).await? {
+            return Ok(Next::After(Duration::from_secs(3600)));
+        }
         if self
             .volumes_at
             .is_none_or(|at| at.elapsed() >= VOLUME_REFRESH)
@@ -335,7 +342,7 @@ impl PodWorker {
         if phase == "Succeeded" || phase == "Failed" {
             self.stop_sandbox().await?;
         }
-        Ok(Next::After(next))
+        Ok(Next::After(next.min(deadline)))
     }
 
     /// The runtime's containers and those lost with an earlier shim (the runtime's win).
@@ -765,7 +772,12 @@ impl PodWorker {
             start_time: self.start_time.clone(),
             now: crate::api::object::now(),
         };
-        let status = status::pod_status(&self.pod, &observed);
+        let mut status = status::pod_status(&self.pod, &observed);
+        if let Some((reason, message)) = &self.failure {
+            status["phase"] = json!("Failed");
+            status["reason"] = json!(reason);
+            status["message"] = json!(message);
+        }
         let phase = status["phase"].as_str().unwrap_or_default().to_string();
         self.write_status(status).await?;
         Ok(phase)
