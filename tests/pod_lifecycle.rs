@@ -1,7 +1,7 @@
 //! Pod lifecycle features of the kubelet inside `kedge server`, as root, with real pods from
 //! the busybox test image: postStart and preStop hooks (exec, httpGet, sleep), with what
 //! upstream does when they fail or run long; grpc probes against a real gRPC health server;
-//! a pod past its activeDeadlineSeconds.
+//! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -449,4 +449,55 @@ fn a_pod_past_its_active_deadline_fails() {
         ),
         "{seen}"
     );
+}
+
+/// The host's mounts under pod `uid`'s volumes: `mount-point fstype options` lines.
+fn pod_mounts(uid: &str) -> String {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&format!("/{uid}/volumes/")))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn an_empty_dir_of_medium_memory_is_a_sized_tmpfs() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: memory}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: cache, emptyDir: {medium: Memory, sizeLimit: 1Mi}}]
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    command: ["/bin/sh", "-c", "echo hi > /cache/file; while true; do sleep 1; done"]
+    volumeMounts: [{name: cache, mountPath: /cache}]
+"#,
+    );
+    node.wait("pod memory to run", || {
+        (node.get("pod/memory", "{.status.phase}") == "Running").then_some(())
+    });
+    let uid = node.get("pod/memory", "{.metadata.uid}");
+    let mounts = pod_mounts(&uid);
+    assert!(mounts.contains("/volumes/cache tmpfs "), "{mounts}");
+    assert!(mounts.contains("size=1024k"), "{mounts}");
+    node.kubectl(&["delete", "pod", "memory", "--wait=true"]);
+    node.wait("the tmpfs to be unmounted", || {
+        pod_mounts(&uid).is_empty().then_some(())
+    });
 }
