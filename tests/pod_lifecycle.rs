@@ -1,7 +1,8 @@
 //! Pod lifecycle features of the kubelet inside `kedge server`, as root, with real pods from
 //! the busybox test image: postStart and preStop hooks (exec, httpGet, sleep), with what
 //! upstream does when they fail or run long; grpc probes against a real gRPC health server;
-//! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory.
+//! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory; emptyDir sizeLimit
+//! eviction.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -500,4 +501,47 @@ spec:
     node.wait("the tmpfs to be unmounted", || {
         pod_mounts(&uid).is_empty().then_some(())
     });
+}
+
+#[test]
+fn a_pod_over_its_empty_dir_size_limit_is_evicted() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hoarder}
+spec:
+  terminationGracePeriodSeconds: 30
+  volumes: [{name: scratch, emptyDir: {sizeLimit: 1Mi}}]
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    command: ["/bin/sh", "-c", "dd if=/dev/zero of=/scratch/big bs=1024 count=2048; while true; do sleep 1; done"]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+"#,
+    );
+    node.wait("pod hoarder to be evicted", || {
+        (node.get("pod/hoarder", "{.status.phase}") == "Failed").then_some(())
+    });
+    assert_eq!(
+        node.get("pod/hoarder", "{.status.reason}|{.status.message}"),
+        r#"Evicted|Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"."#
+    );
+    // Killed at once: sh as PID 1 ignores the stop signal, so only SIGKILL ends it.
+    assert_eq!(
+        node.get(
+            "pod/hoarder",
+            "{.status.containerStatuses[0].state.terminated.exitCode}"
+        ),
+        "137"
+    );
+    let seen = events(&node, "hoarder");
+    assert!(
+        seen.contains(r#"Evicted Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"."#),
+        "{seen}"
+    );
 }

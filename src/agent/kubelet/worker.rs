@@ -262,7 +262,8 @@ impl PodWorker {
             return Ok(Next::After(Duration::from_secs(3600)));
         }
         let mut deadline = RESYNC;
-        if self.check_active_deadline(&mut deadline).await? {
+        if self.check_active_deadline(&mut deadline).await? || self.check_empty_dir_limits().await?
+        {
             return Ok(Next::After(Duration::from_secs(3600)));
         }
         if self
