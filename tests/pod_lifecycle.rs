@@ -2,7 +2,7 @@
 //! the busybox test image: postStart and preStop hooks (exec, httpGet, sleep), with what
 //! upstream does when they fail or run long; grpc probes against a real gRPC health server;
 //! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory; emptyDir sizeLimit
-//! eviction.
+//! eviction; a persistentVolumeClaim bound to a hostPath PV.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -544,4 +544,68 @@ spec:
         seen.contains(r#"Evicted Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"."#),
         "{seen}"
     );
+}
+
+#[test]
+fn a_claim_bound_to_a_host_path_volume_is_mounted() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    let out = tempfile::tempdir().unwrap();
+    // No PV binder runs in kedge yet: the claim is bound by hand, as a binder would.
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: disk}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  hostPath: {{path: {}, type: Directory}}
+"#,
+        out.path().display()
+    ));
+    node.apply(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  volumeName: disk\n  resources: {requests: {storage: 1Gi}}\n",
+    );
+    let uid = node.get("pvc/data", "{.metadata.uid}");
+    node.kubectl(&[
+        "patch",
+        "pv",
+        "disk",
+        "--type=merge",
+        "-p",
+        &format!(
+            r#"{{"spec":{{"claimRef":{{"namespace":"default","name":"data","uid":"{uid}"}}}}}}"#
+        ),
+    ]);
+    node.kubectl(&[
+        "patch",
+        "pvc",
+        "data",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Bound"}}"#,
+    ]);
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: claimer}
+spec:
+  restartPolicy: Never
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    command: ["/bin/sh", "-c", "echo stored > /data/file"]
+    volumeMounts: [{name: data, mountPath: /data}]
+"#,
+    );
+    node.wait("pod claimer to succeed", || {
+        (node.get("pod/claimer", "{.status.phase}") == "Succeeded").then_some(())
+    });
+    assert_eq!(read(out.path(), "file"), "stored\n");
 }

@@ -1,4 +1,5 @@
 //! A pod's volumes on the node, under `<data-dir>/agent/kubelet/pods/<uid>/volumes/<name>`:
+//! persistentVolumeClaim (the host directory of the hostPath or local PV it is bound to),
 //! emptyDir (a directory; a tmpfs for medium Memory, sized by its sizeLimit, the pod's memory
 //! limit or the node's memory, unmounted on removal), hostPath (checked against its type), and the volumes whose
 //! content comes from the API — configMap, secret, downwardAPI and projected (with
@@ -79,6 +80,57 @@ fn io_error(volume: &str, path: &Path) -> impl FnOnce(io::Error) -> VolumeError 
         volume,
         path,
         source,
+    }
+}
+
+/// The host directory of the PersistentVolume bound to claim `claim` of `pod`'s namespace:
+/// the claim must be `Bound`, its PV claimed by it (same uid), and a `hostPath` or `local`
+/// volume (the only kinds a node provides by itself).
+async fn bound_volume_path(
+    client: &kube::Client,
+    pod: &Pod,
+    claim: &str,
+) -> Result<PathBuf, String> {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &namespace)
+        .get(claim)
+        .await
+        .map_err(|e| format!("cannot get persistentvolumeclaim {claim:?}: {e}"))?;
+    let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref());
+    let volume_name = pvc
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .filter(|v| !v.is_empty() && phase == Some("Bound"))
+        .ok_or_else(|| {
+            format!(
+                "PVC {namespace}/{claim} has non-bound phase (\"{}\") or empty pvc.Spec.VolumeName",
+                phase.unwrap_or("")
+            )
+        })?;
+    let pv = Api::<PersistentVolume>::all(client.clone())
+        .get(&volume_name)
+        .await
+        .map_err(|e| format!("cannot get persistentvolume {volume_name:?}: {e}"))?;
+    let spec = pv.spec.unwrap_or_default();
+    let claimed_by = spec.claim_ref.as_ref().and_then(|r| r.uid.clone());
+    if claimed_by.is_none() || claimed_by != pvc.metadata.uid {
+        return Err(format!(
+            "persistentvolume {volume_name:?} is not bound to claim {namespace}/{claim}"
+        ));
+    }
+    if let Some(host) = spec.host_path {
+        let path = PathBuf::from(&host.path);
+        check_host_path(&volume_name, &path, host.type_.as_deref().unwrap_or(""))
+            .map_err(|e| e.to_string())?;
+        Ok(path)
+    } else if let Some(local) = spec.local {
+        Ok(PathBuf::from(local.path))
+    } else {
+        Err(format!(
+            "persistentvolume {volume_name:?} is neither hostPath nor local: not supported by this kedge yet"
+        ))
     }
 }
 
@@ -290,10 +342,16 @@ impl PodVolumes {
                 .projected_files(client, sources, pod, name, &projections, mode, addressing)
                 .await?;
             self.write(name, &dir, files)?;
+        } else if let Some(claim) = &volume.persistent_volume_claim {
+            let path = bound_volume_path(client, pod, &claim.claim_name)
+                .await
+                .map_err(|message| VolumeError::Invalid {
+                    volume: name.into(),
+                    message,
+                })?;
+            self.paths.insert(name.into(), path);
         } else {
-            let kind = if volume.persistent_volume_claim.is_some() {
-                "persistentVolumeClaim"
-            } else if volume.ephemeral.is_some() {
+            let kind = if volume.ephemeral.is_some() {
                 "ephemeral"
             } else if volume.nfs.is_some() {
                 "nfs"
