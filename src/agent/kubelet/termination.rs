@@ -1,18 +1,21 @@
 //! The end of a pod on the node: graceful deletion ([`PodWorker::terminate`]: run the
-//! containers' preStop hooks and stop them within the grace period, report the terminal status, remove the sandbox,
-//! network, volumes and logs, then delete the pod with grace 0, as upstream's kubelet does),
-//! a pod removed from the API without that ([`PodWorker::tear_down`]), and the sandbox of a
-//! pod that finished ([`PodWorker::stop_sandbox`]).
+//! containers' preStop hooks and stop them within the grace period, report the terminal
+//! status, remove the sandbox, network, volumes and logs, then delete the pod with grace 0,
+//! as upstream's kubelet does), a pod removed from the API without that
+//! ([`PodWorker::tear_down`]), the sandbox of a pod that finished
+//! ([`PodWorker::stop_sandbox`]), and a container's exited attempts beyond the last two
+//! ([`PodWorker::remove_old_attempts`]).
 
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{Container, Pod};
 use kube::api::{Api, DeleteParams, Preconditions};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::hooks::{HookTarget, kill_container};
 use super::volumes::PodVolumes;
 use super::worker::{Next, PodWorker, WorkerError, blocking};
+use crate::runtime::sandbox::SandboxHandle;
 use crate::runtime::state::{ContainerState, ContainerStatus};
 
 impl PodWorker {
@@ -131,6 +134,31 @@ impl PodWorker {
         }
         info!(pod = %format!("{}/{}", self.namespace(), self.name()), "the pod was deleted");
         Ok(Next::Done)
+    }
+
+    /// Removes exited attempts older than the last two of each container.
+    pub(super) async fn remove_old_attempts(
+        &self,
+        handle: &SandboxHandle,
+        seen: &[ContainerStatus],
+    ) {
+        for c in seen {
+            let newest = super::worker::latest(seen, &c.name)
+                .map(|l| l.attempt)
+                .unwrap_or(0);
+            if c.state == ContainerState::Exited
+                && c.attempt + 1 < newest
+                && !self
+                    .lost
+                    .iter()
+                    .any(|l| l.name == c.name && l.attempt == c.attempt)
+            {
+                let id = format!("{}.{}", c.name, c.attempt);
+                if let Err(error) = blocking(handle, move |h| h.remove_container(&id)).await {
+                    debug!(%error, "cannot remove an old container");
+                }
+            }
+        }
     }
 
     /// Removes everything the pod has on the node.

@@ -22,7 +22,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::backoff::Backoff;
 use super::containers;
@@ -117,7 +117,7 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
-fn latest<'a>(all: &'a [ContainerStatus], name: &str) -> Option<&'a ContainerStatus> {
+pub(super) fn latest<'a>(all: &'a [ContainerStatus], name: &str) -> Option<&'a ContainerStatus> {
     all.iter()
         .filter(|c| c.name == name)
         .max_by_key(|c| c.attempt)
@@ -737,25 +737,6 @@ impl PodWorker {
             });
         if let Err(error) = spawned {
             warn!(%error, "cannot start a thread to wait for a container; relying on resyncs");
-        }
-    }
-
-    /// Removes exited attempts older than the last two of each container.
-    async fn remove_old_attempts(&self, handle: &SandboxHandle, seen: &[ContainerStatus]) {
-        for c in seen {
-            let newest = latest(seen, &c.name).map(|l| l.attempt).unwrap_or(0);
-            if c.state == ContainerState::Exited
-                && c.attempt + 1 < newest
-                && !self
-                    .lost
-                    .iter()
-                    .any(|l| l.name == c.name && l.attempt == c.attempt)
-            {
-                let id = format!("{}.{}", c.name, c.attempt);
-                if let Err(error) = blocking(handle, move |h| h.remove_container(&id)).await {
-                    debug!(%error, "cannot remove an old container");
-                }
-            }
         }
     }
 
