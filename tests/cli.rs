@@ -224,7 +224,9 @@ fn server_opens_its_datastore_and_stops_on_sigterm() {
     );
     let log = server.wait_for("kedge server is ready").join("\n");
     assert!(
-        log.contains("--disable traefik: kedge does not ship traefik, so there is nothing to disable"),
+        log.contains(
+            "--disable traefik: kedge does not ship traefik, so there is nothing to disable"
+        ),
         "{log}"
     );
     assert!(data.join("server/db/state.db").exists());

@@ -7,7 +7,8 @@
 //!   runtime's container configs), [`images`] (pull policies), [`env`] (environment),
 //!   [`volumes`] (volume contents),
 //!   [`status`] (the pod's status as upstream reports it), [`probes`] (startup, liveness,
-//!   readiness), [`termination`] (graceful deletion) and [`backoff`] (crash loops);
+//!   readiness; [`grpc_probe`] for gRPC), [`hooks`] (postStart and preStop), [`termination`]
+//!   (graceful deletion), [`eviction`] (activeDeadlineSeconds) and [`backoff`] (crash loops);
 //! - [`streaming`]: logs, exec and attach for the API server, with [`log_reader`];
 //! - [`server`]: the kubelet's HTTPS API on 10250 ([`server_routes`]), which only the API
 //!   server's client certificate may call.
@@ -18,6 +19,9 @@
 pub mod backoff;
 pub mod containers;
 pub mod env;
+pub mod eviction;
+pub mod grpc_probe;
+pub mod hooks;
 pub mod images;
 pub mod lease;
 pub mod log_reader;

@@ -1,11 +1,12 @@
 //! Container probes as upstream's kubelet runs them: startup, liveness and readiness, each
-//! `exec` (through the pod's shim), `httpGet` (HTTP/1.1 GET, success on 200–399) or
-//! `tcpSocket` (a connection), with `initialDelaySeconds`, `periodSeconds`, `timeoutSeconds`,
-//! `successThreshold` and `failureThreshold`. Until a startup probe succeeds the other two do
-//! not run; a container with a readiness probe is not ready until it succeeds.
+//! `exec` (through the pod's shim), `httpGet` (HTTP/1.1 GET, success on 200–399),
+//! `tcpSocket` (a connection) or `grpc` (the standard health check, [`super::grpc_probe`]),
+//! with `initialDelaySeconds`, `periodSeconds`, `timeoutSeconds`, `successThreshold` and
+//! `failureThreshold`. Until a startup probe succeeds the other two do not run; a container
+//! with a readiness probe is not ready until it succeeds.
 //!
-//! `grpc` probes are not implemented yet. `httpGet` and `tcpSocket` reach the pod's IP (the
-//! node's for `hostNetwork` pods); a pod without an IP is not probed over the network.
+//! `httpGet`, `tcpSocket` and `grpc` reach the pod's IP (the node's for `hostNetwork` pods);
+//! a pod without an IP is not probed over the network.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -66,7 +67,7 @@ pub struct PodProbes {
 }
 
 /// Where a network probe goes.
-fn port_of(port: &IntOrString, container: &Container) -> Option<u16> {
+pub(super) fn port_of(port: &IntOrString, container: &Container) -> Option<u16> {
     match port {
         IntOrString::Int(n) => u16::try_from(*n).ok(),
         IntOrString::String(name) => container
@@ -78,12 +79,13 @@ fn port_of(port: &IntOrString, container: &Container) -> Option<u16> {
     }
 }
 
-async fn http_get(
+/// An HTTP/1.1 GET of `path` at `addr`; the response's status code.
+pub(super) async fn http_get(
     addr: SocketAddr,
     host: &str,
     path: &str,
     headers: &[(String, String)],
-) -> Result<String, String> {
+) -> Result<u16, String> {
     let mut stream = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("Get \"http://{addr}{path}\": dial tcp {addr}: {e}"))?;
@@ -106,11 +108,7 @@ async fn http_get(
         .nth(1)
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| format!("malformed HTTP response from {addr}"))?;
-    if (200..400).contains(&code) {
-        Ok(String::new())
-    } else {
-        Err(format!("HTTP probe failed with statuscode: {code}"))
-    }
+    Ok(code)
 }
 
 /// Runs `probe` once; `Ok(None)` when it cannot run (no address yet).
@@ -174,8 +172,17 @@ async fn run_once(
             Err(_) => Err(format!(
                 "Get \"http://{addr}{path}\": context deadline exceeded"
             )),
-            Ok(result) => result.map(|_| Some(())),
+            Ok(Err(e)) => Err(e),
+            Ok(Ok(code)) if (200..400).contains(&code) => Ok(Some(())),
+            Ok(Ok(code)) => Err(format!("HTTP probe failed with statuscode: {code}")),
         };
+    }
+    if let Some(grpc) = &probe.grpc {
+        let port = u16::try_from(grpc.port).map_err(|_| "invalid probe port")?;
+        let service = grpc.service.clone().unwrap_or_default();
+        return super::grpc_probe::check(SocketAddr::new(ip, port), &service, timeout)
+            .await
+            .map(Some);
     }
     if let Some(tcp) = &probe.tcp_socket {
         let port = port_of(&tcp.port, container).ok_or("unknown probe port")?;

@@ -1,5 +1,7 @@
 //! A pod's volumes on the node, under `<data-dir>/agent/kubelet/pods/<uid>/volumes/<name>`:
-//! emptyDir (a directory), hostPath (checked against its type), and the volumes whose
+//! persistentVolumeClaim (the host directory of the hostPath or local PV it is bound to),
+//! emptyDir (a directory; a tmpfs for medium Memory, sized by its sizeLimit, the pod's memory
+//! limit or the node's memory, unmounted on removal), hostPath (checked against its type), and the volumes whose
 //! content comes from the API — configMap, secret, downwardAPI and projected (with
 //! service-account tokens from the TokenRequest API, renewed at 80% of their life). Those are
 //! written as upstream's atomic writer does: the files in a fresh `..<stamp>` directory,
@@ -13,7 +15,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::io;
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +26,8 @@ use kube::api::{Api, PostParams};
 use serde_json::json;
 
 use super::env::{self, EnvError, PodAddressing, Sources};
+use crate::api::admission::validation::parse_quantity;
+use crate::runtime::kernel::{Kernel, LinuxKernel};
 
 /// Where service-account credentials are mounted.
 pub const SERVICE_ACCOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
@@ -79,6 +83,107 @@ fn io_error(volume: &str, path: &Path) -> impl FnOnce(io::Error) -> VolumeError 
     }
 }
 
+/// The host directory of the PersistentVolume bound to claim `claim` of `pod`'s namespace:
+/// the claim must be `Bound`, its PV claimed by it (same uid), and a `hostPath` or `local`
+/// volume (the only kinds a node provides by itself).
+async fn bound_volume_path(
+    client: &kube::Client,
+    pod: &Pod,
+    claim: &str,
+) -> Result<PathBuf, String> {
+    use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let pvc = Api::<PersistentVolumeClaim>::namespaced(client.clone(), &namespace)
+        .get(claim)
+        .await
+        .map_err(|e| format!("cannot get persistentvolumeclaim {claim:?}: {e}"))?;
+    let phase = pvc.status.as_ref().and_then(|s| s.phase.as_deref());
+    let volume_name = pvc
+        .spec
+        .as_ref()
+        .and_then(|s| s.volume_name.clone())
+        .filter(|v| !v.is_empty() && phase == Some("Bound"))
+        .ok_or_else(|| {
+            format!(
+                "PVC {namespace}/{claim} has non-bound phase (\"{}\") or empty pvc.Spec.VolumeName",
+                phase.unwrap_or("")
+            )
+        })?;
+    let pv = Api::<PersistentVolume>::all(client.clone())
+        .get(&volume_name)
+        .await
+        .map_err(|e| format!("cannot get persistentvolume {volume_name:?}: {e}"))?;
+    let spec = pv.spec.unwrap_or_default();
+    let claimed_by = spec.claim_ref.as_ref().and_then(|r| r.uid.clone());
+    if claimed_by.is_none() || claimed_by != pvc.metadata.uid {
+        return Err(format!(
+            "persistentvolume {volume_name:?} is not bound to claim {namespace}/{claim}"
+        ));
+    }
+    if let Some(host) = spec.host_path {
+        let path = PathBuf::from(&host.path);
+        check_host_path(&volume_name, &path, host.type_.as_deref().unwrap_or(""))
+            .map_err(|e| e.to_string())?;
+        Ok(path)
+    } else if let Some(local) = spec.local {
+        Ok(PathBuf::from(local.path))
+    } else {
+        Err(format!(
+            "persistentvolume {volume_name:?} is neither hostPath nor local: not supported by this kedge yet"
+        ))
+    }
+}
+
+/// Whether `dir` is a mount point (on another device than its parent).
+fn is_mount_point(dir: &Path) -> bool {
+    let dev = |p: &Path| std::fs::symlink_metadata(p).ok().map(|m| m.dev());
+    match (dev(dir), dir.parent().and_then(dev)) {
+        (Some(own), Some(parent)) => own != parent,
+        _ => false,
+    }
+}
+
+/// The size of an emptyDir of medium Memory, as upstream sizes it: the smallest of its
+/// `sizeLimit`, the pod's memory limit (when every container has one) and the node's memory.
+fn memory_medium_size(
+    pod: &Pod,
+    empty_dir: &k8s_openapi::api::core::v1::EmptyDirVolumeSource,
+) -> u64 {
+    let bytes = |q: &k8s_openapi::apimachinery::pkg::api::resource::Quantity| {
+        parse_quantity(&q.0).map(|n| (n.nanos() / 1_000_000_000).max(0) as u64)
+    };
+    let mut size = super::containers::allocatable("memory")
+        .map(|n| (n / 1_000_000_000) as u64)
+        .unwrap_or(u64::MAX);
+    let containers = pod
+        .spec
+        .as_ref()
+        .map(|s| s.containers.as_slice())
+        .unwrap_or_default();
+    let limits: Option<Vec<u64>> = containers
+        .iter()
+        .map(|c| {
+            c.resources
+                .as_ref()
+                .and_then(|r| r.limits.as_ref())
+                .and_then(|l| l.get("memory"))
+                .and_then(bytes)
+        })
+        .collect();
+    if let Some(limits) = limits.filter(|l| !l.is_empty()) {
+        size = size.min(limits.iter().sum());
+    }
+    if let Some(limit) = empty_dir
+        .size_limit
+        .as_ref()
+        .and_then(bytes)
+        .filter(|b| *b > 0)
+    {
+        size = size.min(limit);
+    }
+    size
+}
+
 /// Whether the pod gets the service-account volume.
 pub fn wants_service_account(pod: &Pod) -> bool {
     let Some(spec) = &pod.spec else { return false };
@@ -113,6 +218,14 @@ impl PodVolumes {
     /// # Errors
     /// Something could not be removed.
     pub fn remove(pods_dir: &Path, uid: &str) -> io::Result<()> {
+        // emptyDirs of medium Memory are tmpfs mounts: unmounted first.
+        let volumes = pods_dir.join(uid).join("volumes");
+        for entry in std::fs::read_dir(&volumes).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if is_mount_point(&path) {
+                LinuxKernel.unmount(&path)?;
+            }
+        }
         match std::fs::remove_dir_all(pods_dir.join(uid)) {
             Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
             _ => Ok(()),
@@ -169,10 +282,16 @@ impl PodVolumes {
             volume: name.to_string(),
             source: Box::new(source),
         };
-        if volume.empty_dir.is_some() {
+        if let Some(empty_dir) = &volume.empty_dir {
             if !dir.is_dir() {
                 std::fs::create_dir_all(&dir).map_err(io_error(name, &dir))?;
                 std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777))
+                    .map_err(io_error(name, &dir))?;
+            }
+            if empty_dir.medium.as_deref() == Some("Memory") && !is_mount_point(&dir) {
+                let size = memory_medium_size(pod, empty_dir);
+                LinuxKernel
+                    .mount_tmpfs(&dir, &format!("mode=1777,size={size}"))
                     .map_err(io_error(name, &dir))?;
             }
             self.paths.insert(name.into(), dir);
@@ -223,10 +342,16 @@ impl PodVolumes {
                 .projected_files(client, sources, pod, name, &projections, mode, addressing)
                 .await?;
             self.write(name, &dir, files)?;
+        } else if let Some(claim) = &volume.persistent_volume_claim {
+            let path = bound_volume_path(client, pod, &claim.claim_name)
+                .await
+                .map_err(|message| VolumeError::Invalid {
+                    volume: name.into(),
+                    message,
+                })?;
+            self.paths.insert(name.into(), path);
         } else {
-            let kind = if volume.persistent_volume_claim.is_some() {
-                "persistentVolumeClaim"
-            } else if volume.ephemeral.is_some() {
+            let kind = if volume.ephemeral.is_some() {
                 "ephemeral"
             } else if volume.nfs.is_some() {
                 "nfs"
@@ -600,6 +725,30 @@ fn write_atomic(dir: &Path, files: &[File]) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_memory_empty_dir_is_sized_by_its_limit_or_the_pods() {
+        let pod = |limits: &str| -> Pod {
+            serde_json::from_value(json!({"spec": {"containers": [
+                {"name": "a", "resources": {"limits": {"memory": limits}}},
+            ]}}))
+            .unwrap()
+        };
+        let source = |limit: Option<&str>| k8s_openapi::api::core::v1::EmptyDirVolumeSource {
+            medium: Some("Memory".into()),
+            size_limit: limit
+                .map(|l| k8s_openapi::apimachinery::pkg::api::resource::Quantity(l.into())),
+        };
+        assert_eq!(
+            memory_medium_size(&pod("64Mi"), &source(Some("1Mi"))),
+            1 << 20
+        );
+        assert_eq!(
+            memory_medium_size(&pod("2Mi"), &source(Some("8Mi"))),
+            2 << 20
+        );
+        assert_eq!(memory_medium_size(&pod("2Mi"), &source(None)), 2 << 20);
+    }
 
     #[test]
     fn atomic_writes_swap_the_data_link() {

@@ -22,11 +22,12 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{info, warn};
 
 use super::backoff::Backoff;
 use super::containers;
 use super::env::{PodAddressing, Sources};
+use super::hooks::{HookTarget, kill_container};
 use super::images;
 use super::network::HostPort;
 use super::probes::{PodProbes, Verdict};
@@ -85,6 +86,10 @@ pub struct PodWorker {
     pub(super) start_time: String,
     /// Containers of a sandbox whose shim died (from recovery): their attempts count.
     pub(super) lost: Vec<ContainerStatus>,
+    /// The pod's updates, for hooks that end when the pod is deleted.
+    pub(super) updates: Option<watch::Receiver<Option<Pod>>>,
+    /// Why the node failed the pod (reason, message): its status says so.
+    pub(super) failure: Option<(String, String)>,
 }
 
 /// The mount of a runtime call on the blocking pool.
@@ -112,7 +117,7 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
-fn latest<'a>(all: &'a [ContainerStatus], name: &str) -> Option<&'a ContainerStatus> {
+pub(super) fn latest<'a>(all: &'a [ContainerStatus], name: &str) -> Option<&'a ContainerStatus> {
     all.iter()
         .filter(|c| c.name == name)
         .max_by_key(|c| c.attempt)
@@ -154,6 +159,8 @@ impl PodWorker {
             reported: None,
             start_time,
             lost,
+            updates: None,
+            failure: None,
         }
     }
 
@@ -194,7 +201,7 @@ impl PodWorker {
             .is_some_and(|s| s.host_network == Some(true))
     }
 
-    fn addressing(&self) -> PodAddressing {
+    pub(super) fn addressing(&self) -> PodAddressing {
         let host_ip = node::node_ip(&self.kubelet);
         PodAddressing {
             host_ip: Some(host_ip),
@@ -213,6 +220,7 @@ impl PodWorker {
         mut updates: watch::Receiver<Option<Pod>>,
         shutdown: CancellationToken,
     ) {
+        self.updates = Some(updates.clone());
         loop {
             match updates.borrow_and_update().clone() {
                 Some(pod) => self.pod = pod,
@@ -251,6 +259,11 @@ impl PodWorker {
             .unwrap_or_default();
         if phase == "Succeeded" || phase == "Failed" {
             self.stop_sandbox().await?;
+            return Ok(Next::After(Duration::from_secs(3600)));
+        }
+        let mut deadline = RESYNC;
+        if self.check_active_deadline(&mut deadline).await? || self.check_empty_dir_limits().await?
+        {
             return Ok(Next::After(Duration::from_secs(3600)));
         }
         if self
@@ -330,7 +343,7 @@ impl PodWorker {
         if phase == "Succeeded" || phase == "Failed" {
             self.stop_sandbox().await?;
         }
-        Ok(Next::After(next))
+        Ok(Next::After(next.min(deadline)))
     }
 
     /// The runtime's containers and those lost with an earlier shim (the runtime's win).
@@ -597,8 +610,10 @@ impl PodWorker {
             .events
             .normal(&about, "Created", &format!("Created container: {name}"));
         let id = format!("{name}.{attempt}");
+        let mut running = false;
         match blocking(handle, move |h| h.start_container(&id)).await {
             Ok(status) if status.state != ContainerState::Exited || status.exit_code.is_some() => {
+                running = status.state == ContainerState::Running;
                 if status.reason.as_deref() == Some("StartError") {
                     self.kubelet.events.warning(
                         &about,
@@ -618,6 +633,9 @@ impl PodWorker {
                 .kubelet
                 .events
                 .warning(&about, "Failed", &format!("Error: {error}")),
+        }
+        if running {
+            self.post_start(handle, container, attempt).await?;
         }
         Ok(())
     }
@@ -674,19 +692,21 @@ impl PodWorker {
                 );
             }
             if let Some(failure) = failure {
-                self.kubelet.events.normal(
-                    &about,
-                    "Killing",
-                    &format!(
-                        "Container {} failed {} probe, will be restarted",
-                        container.name,
-                        failure.kind.name().to_lowercase()
-                    ),
+                let message = format!(
+                    "Container {} failed {} probe, will be restarted",
+                    container.name,
+                    failure.kind.name().to_lowercase()
                 );
+                let target = HookTarget {
+                    pod: &self.pod,
+                    container,
+                    handle,
+                    id: id.clone(),
+                    pod_ip: ip,
+                };
                 let grace = Duration::from_secs(grace);
-                let stop_id = id.clone();
                 if let Err(error) =
-                    blocking(handle, move |h| h.stop_container(&stop_id, grace)).await
+                    kill_container(&self.kubelet, &about, &target, grace, Some(&message)).await
                 {
                     warn!(%error, "cannot stop a container that failed its probe");
                 }
@@ -720,25 +740,6 @@ impl PodWorker {
         }
     }
 
-    /// Removes exited attempts older than the last two of each container.
-    async fn remove_old_attempts(&self, handle: &SandboxHandle, seen: &[ContainerStatus]) {
-        for c in seen {
-            let newest = latest(seen, &c.name).map(|l| l.attempt).unwrap_or(0);
-            if c.state == ContainerState::Exited
-                && c.attempt + 1 < newest
-                && !self
-                    .lost
-                    .iter()
-                    .any(|l| l.name == c.name && l.attempt == c.attempt)
-            {
-                let id = format!("{}.{}", c.name, c.attempt);
-                if let Err(error) = blocking(handle, move |h| h.remove_container(&id)).await {
-                    debug!(%error, "cannot remove an old container");
-                }
-            }
-        }
-    }
-
     /// Writes the pod's status if it changed; returns the phase.
     pub(super) async fn report(&mut self, seen: &[ContainerStatus]) -> Result<String, WorkerError> {
         let addressing = self.addressing();
@@ -753,7 +754,12 @@ impl PodWorker {
             start_time: self.start_time.clone(),
             now: crate::api::object::now(),
         };
-        let status = status::pod_status(&self.pod, &observed);
+        let mut status = status::pod_status(&self.pod, &observed);
+        if let Some((reason, message)) = &self.failure {
+            status["phase"] = json!("Failed");
+            status["reason"] = json!(reason);
+            status["message"] = json!(message);
+        }
         let phase = status["phase"].as_str().unwrap_or_default().to_string();
         self.write_status(status).await?;
         Ok(phase)

@@ -1,0 +1,611 @@
+//! Pod lifecycle features of the kubelet inside `kedge server`, as root, with real pods from
+//! the busybox test image: postStart and preStop hooks (exec, httpGet, sleep), with what
+//! upstream does when they fail or run long; grpc probes against a real gRPC health server;
+//! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory; emptyDir sizeLimit
+//! eviction; a persistentVolumeClaim bound to a hostPath PV.
+//!
+//! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
+//! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
+//! (the shared harness's Drop).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+
+use common::node::{Node, is_root};
+
+/// A pod of one container `main` running `script`, with `/out` on `out` and `extra` lines
+/// under the container.
+fn pod(name: &str, restart: &str, grace: u32, out: &Path, script: &str, extra: &str) -> String {
+    format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  restartPolicy: {restart}
+  terminationGracePeriodSeconds: {grace}
+  volumes: [{{name: out, hostPath: {{path: {out}, type: Directory}}}}]
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    imagePullPolicy: IfNotPresent
+    command: ["/bin/sh", "-c", {script:?}]
+    volumeMounts: [{{name: out, mountPath: /out}}]
+{extra}"#,
+        out = out.display()
+    )
+}
+
+/// A container that writes `term` to `/out/<file>` on its stop signal (the test image's is
+/// SIGQUIT) or SIGTERM and exits 0.
+fn trapping(file: &str) -> String {
+    format!("trap 'echo term >> /out/{file}; exit 0' TERM QUIT; while true; do sleep 0.2; done")
+}
+
+/// `reason message` of every event about pod `name`, one a line.
+fn events(node: &Node, name: &str) -> String {
+    node.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        &format!("involvedObject.name={name}"),
+        "-o",
+        "jsonpath={range .items[*]}{.reason} {.message}{\"\\n\"}{end}",
+    ])
+}
+
+fn delete(node: &Node, name: &str) {
+    node.kubectl(&["delete", "pod", name, "--wait=false"]);
+    node.wait(&format!("pod {name} to be deleted"), || {
+        node.cluster
+            .kubectl(&node.kubectl, &["get", "pod", name])
+            .stderr
+            .contains("NotFound")
+            .then_some(())
+    });
+}
+
+fn read(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file)).unwrap_or_default()
+}
+
+/// An HTTP server on loopback (where the kubelet, in the host's network namespace, sends
+/// the hooks' requests) that answers 500 to everything and keeps the request lines.
+fn hook_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let kept = seen.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut request = [0u8; 2048];
+            let n = stream.read(&mut request).unwrap_or(0);
+            let text = String::from_utf8_lossy(&request[..n]);
+            kept.lock()
+                .unwrap()
+                .push(text.lines().next().unwrap_or_default().to_string());
+            let _ = stream
+                .write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    (port, seen)
+}
+
+#[test]
+fn lifecycle_hooks_run_around_the_container() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path();
+
+    // postStart runs before the container counts as started; preStop runs before SIGTERM.
+    node.apply(&pod(
+        "exec-hooks",
+        "Always",
+        30,
+        dir,
+        &trapping("order"),
+        r#"    lifecycle:
+      postStart:
+        exec: {command: ["/bin/sh", "-c", "sleep 2; echo poststart >> /out/order"]}
+      preStop:
+        exec: {command: ["/bin/sh", "-c", "echo prestop >> /out/order"]}
+"#,
+    ));
+    node.wait("pod exec-hooks to be running and started", || {
+        let status = node.get(
+            "pod/exec-hooks",
+            "{.status.phase} {.status.containerStatuses[0].started}",
+        );
+        (status == "Running true").then_some(())
+    });
+    // Reported running only once the hook had returned.
+    assert_eq!(read(dir, "order"), "poststart\n");
+    delete(&node, "exec-hooks");
+    assert_eq!(read(dir, "order"), "poststart\nprestop\nterm\n");
+    let seen = events(&node, "exec-hooks");
+    assert!(!seen.contains("Failed"), "{seen}");
+
+    // httpGet hooks: any HTTP answer (here 500) is a success.
+    let (port, requests) = hook_server();
+    node.apply(&pod(
+        "http-hooks",
+        "Always",
+        30,
+        dir,
+        &trapping("http-order"),
+        &format!(
+            r#"    lifecycle:
+      postStart:
+        httpGet: {{host: 127.0.0.1, port: {port}, path: /started}}
+      preStop:
+        httpGet: {{host: 127.0.0.1, port: {port}, path: stopping}}
+"#
+        ),
+    ));
+    node.wait("pod http-hooks to be running", || {
+        (node.get("pod/http-hooks", "{.status.phase}") == "Running").then_some(())
+    });
+    assert_eq!(
+        *requests.lock().unwrap(),
+        vec!["GET /started HTTP/1.1".to_string()]
+    );
+    delete(&node, "http-hooks");
+    assert_eq!(
+        *requests.lock().unwrap(),
+        vec![
+            "GET /started HTTP/1.1".to_string(),
+            "GET /stopping HTTP/1.1".to_string()
+        ]
+    );
+    assert_eq!(read(dir, "http-order"), "term\n");
+
+    // A preStop hook longer than the grace period is cut short: the container is stopped
+    // (and the hook with it) when the grace period is used up.
+    node.apply(&pod(
+        "slow-stop",
+        "Always",
+        3,
+        dir,
+        &trapping("slow-term"),
+        r#"    lifecycle:
+      preStop:
+        exec: {command: ["/bin/sh", "-c", "sleep 20; touch /out/late"]}
+"#,
+    ));
+    node.wait("pod slow-stop to be running", || {
+        (node.get("pod/slow-stop", "{.status.phase}") == "Running").then_some(())
+    });
+    delete(&node, "slow-stop");
+    assert_eq!(read(dir, "slow-term"), "term\n");
+    assert!(
+        !dir.join("late").exists(),
+        "the preStop hook outlived its pod"
+    );
+
+    // The sleep action: SIGTERM comes no earlier than the preStop sleep allows.
+    node.apply(&pod(
+        "sleep-stop",
+        "Always",
+        30,
+        dir,
+        "trap 'date +%s > /out/sleep-term; exit 0' TERM QUIT; while true; do sleep 0.2; done",
+        r#"    lifecycle:
+      preStop:
+        sleep: {seconds: 3}
+"#,
+    ));
+    node.wait("pod sleep-stop to be running", || {
+        (node.get("pod/sleep-stop", "{.status.phase}") == "Running").then_some(())
+    });
+    let asked = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    delete(&node, "sleep-stop");
+    let termed: u64 = read(dir, "sleep-term").trim().parse().unwrap();
+    assert!(
+        termed >= asked + 2,
+        "SIGTERM at {termed}, deletion asked at {asked}: the preStop sleep did not hold it"
+    );
+
+    // A failing postStart kills the container: FailedPostStartHook, and with
+    // restartPolicy Never the pod fails (sh as PID 1 ignores SIGTERM: it is killed).
+    node.apply(&pod(
+        "bad-start",
+        "Never",
+        2,
+        dir,
+        "while true; do sleep 0.2; done",
+        r#"    lifecycle:
+      postStart:
+        exec: {command: ["/bin/sh", "-c", "exit 7"]}
+"#,
+    ));
+    node.wait("pod bad-start to fail", || {
+        (node.get("pod/bad-start", "{.status.phase}") == "Failed").then_some(())
+    });
+    assert_eq!(
+        node.get(
+            "pod/bad-start",
+            "{.status.containerStatuses[0].state.terminated.exitCode}"
+        ),
+        "137"
+    );
+    let seen = events(&node, "bad-start");
+    assert!(
+        seen.contains("FailedPostStartHook PostStartHook failed"),
+        "{seen}"
+    );
+    assert!(seen.contains("Killing FailedPostStartHook"), "{seen}");
+
+    // With restartPolicy Always it is restarted, and waits with the hook's error or in
+    // back-off, never ready.
+    node.apply(&pod(
+        "bad-start-again",
+        "Always",
+        2,
+        dir,
+        &trapping("again"),
+        r#"    lifecycle:
+      postStart:
+        exec: {command: ["/bin/sh", "-c", "exit 7"]}
+"#,
+    ));
+    node.wait("pod bad-start-again to be restarted", || {
+        let status = node.get(
+            "pod/bad-start-again",
+            "{.status.containerStatuses[0].restartCount} {.status.containerStatuses[0].state.waiting.reason} {.status.containerStatuses[0].ready}",
+        );
+        (status.starts_with("1 ") || status.starts_with("2 ")).then_some(status)
+    });
+    let status = node.get(
+        "pod/bad-start-again",
+        "{.status.containerStatuses[0].state.waiting.reason}",
+    );
+    assert!(
+        status == "PostStartHookError" || status == "CrashLoopBackOff",
+        "{status}"
+    );
+    assert_eq!(
+        node.get(
+            "pod/bad-start-again",
+            "{.status.containerStatuses[0].ready}"
+        ),
+        "false"
+    );
+}
+
+/// A gRPC server of the standard health service (`grpc.health.v1.Health/Check`) over
+/// HTTP/2 cleartext on every address of the test's network namespace, written against the
+/// protocol, not against the kubelet's client: it answers `status` for the service
+/// `kedge.test` and SERVING for any other, and keeps the service names it was asked for.
+fn health_server(status: Arc<AtomicU8>) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use http_body_util::{BodyExt, StreamBody};
+    use hyper::body::{Bytes, Frame, Incoming};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let listener = TcpListener::bind("0.0.0.0:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    listener.set_nonblocking(true).unwrap();
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let kept = asked.clone();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            while let Ok((stream, _)) = listener.accept().await {
+                let (status, kept) = (status.clone(), kept.clone());
+                let service =
+                    hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
+                        let (status, kept) = (status.clone(), kept.clone());
+                        async move {
+                            let path = request.uri().path().to_string();
+                            let body = request.into_body().collect().await?.to_bytes();
+                            // [flag, len u32][0x0a, len, service...] (short names only).
+                            let name = if body.len() > 7 && body[5] == 0x0a {
+                                String::from_utf8_lossy(&body[7..7 + body[6] as usize]).into_owned()
+                            } else {
+                                String::new()
+                            };
+                            kept.lock().unwrap().push(name.clone());
+                            let mut trailers = hyper::HeaderMap::new();
+                            let mut frames = Vec::new();
+                            if path == "/grpc.health.v1.Health/Check" {
+                                let serving = if name == "kedge.test" {
+                                    status.load(Ordering::SeqCst)
+                                } else {
+                                    1
+                                };
+                                frames.push(Frame::data(Bytes::from(vec![
+                                    0, 0, 0, 0, 2, 0x08, serving,
+                                ])));
+                                trailers.insert("grpc-status", "0".parse().unwrap());
+                            } else {
+                                trailers.insert("grpc-status", "12".parse().unwrap());
+                            }
+                            frames.push(Frame::trailers(trailers));
+                            let body = StreamBody::new(futures::stream::iter(
+                                frames.into_iter().map(Ok::<_, std::convert::Infallible>),
+                            ));
+                            let mut response = hyper::Response::new(body);
+                            response
+                                .headers_mut()
+                                .insert("content-type", "application/grpc".parse().unwrap());
+                            Ok::<_, hyper::Error>(response)
+                        }
+                    });
+                tokio::spawn(async move {
+                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+    });
+    (port, asked)
+}
+
+#[test]
+fn grpc_probes_check_a_real_health_server() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    let status = Arc::new(AtomicU8::new(1));
+    let (port, asked) = health_server(status.clone());
+    // A hostNetwork pod: its IP is the node's, where the test's server listens.
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {{name: grpc}}
+spec:
+  hostNetwork: true
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    command: ["/bin/sh", "-c", "while true; do sleep 1; done"]
+    readinessProbe:
+      grpc: {{port: {port}, service: kedge.test}}
+      periodSeconds: 1
+      failureThreshold: 1
+    livenessProbe:
+      grpc: {{port: {port}}}
+      periodSeconds: 1
+"#
+    ));
+    let ready = |want: &str| {
+        node.wait(&format!("pod grpc to have ready={want}"), || {
+            (node.get("pod/grpc", "{.status.containerStatuses[0].ready}") == want).then_some(())
+        })
+    };
+    ready("true");
+    status.store(2, Ordering::SeqCst);
+    ready("false");
+    let seen = events(&node, "grpc");
+    assert!(
+        seen.contains(
+            r#"Unhealthy Readiness probe failed: service unhealthy (responded with "NOT_SERVING")"#
+        ),
+        "{seen}"
+    );
+    status.store(1, Ordering::SeqCst);
+    ready("true");
+    assert!(!seen.contains("Liveness probe failed"), "{seen}");
+    assert_eq!(
+        node.get("pod/grpc", "{.status.containerStatuses[0].restartCount}"),
+        "0"
+    );
+    let asked = asked.lock().unwrap().clone();
+    assert!(asked.contains(&"kedge.test".to_string()), "{asked:?}");
+    assert!(asked.contains(&String::new()), "{asked:?}");
+    node.kubectl(&["delete", "pod", "grpc", "--wait=true"]);
+}
+
+#[test]
+fn a_pod_past_its_active_deadline_fails() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path();
+    let manifest = pod("deadline", "Always", 30, dir, &trapping("deadline"), "").replace(
+        "  restartPolicy:",
+        "  activeDeadlineSeconds: 3\n  restartPolicy:",
+    );
+    node.apply(&manifest);
+    node.wait("pod deadline to fail", || {
+        (node.get("pod/deadline", "{.status.phase}") == "Failed").then_some(())
+    });
+    assert_eq!(
+        node.get("pod/deadline", "{.status.reason}|{.status.message}"),
+        "DeadlineExceeded|Pod was active on the node longer than the specified deadline"
+    );
+    // Its container got its stop signal and stays stopped, whatever the restartPolicy.
+    assert_eq!(read(dir, "deadline"), "term\n");
+    assert_eq!(
+        node.get(
+            "pod/deadline",
+            "{.status.containerStatuses[0].state.terminated.exitCode} {.status.containerStatuses[0].restartCount}"
+        ),
+        "0 0"
+    );
+    let seen = events(&node, "deadline");
+    assert!(
+        seen.contains(
+            "DeadlineExceeded Pod was active on the node longer than the specified deadline"
+        ),
+        "{seen}"
+    );
+}
+
+/// The host's mounts under pod `uid`'s volumes: `mount-point fstype options` lines.
+fn pod_mounts(uid: &str) -> String {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(&format!("/{uid}/volumes/")))
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(3)
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn an_empty_dir_of_medium_memory_is_a_sized_tmpfs() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: memory}
+spec:
+  terminationGracePeriodSeconds: 1
+  volumes: [{name: cache, emptyDir: {medium: Memory, sizeLimit: 1Mi}}]
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    command: ["/bin/sh", "-c", "echo hi > /cache/file; while true; do sleep 1; done"]
+    volumeMounts: [{name: cache, mountPath: /cache}]
+"#,
+    );
+    node.wait("pod memory to run", || {
+        (node.get("pod/memory", "{.status.phase}") == "Running").then_some(())
+    });
+    let uid = node.get("pod/memory", "{.metadata.uid}");
+    let mounts = pod_mounts(&uid);
+    assert!(mounts.contains("/volumes/cache tmpfs "), "{mounts}");
+    assert!(mounts.contains("size=1024k"), "{mounts}");
+    node.kubectl(&["delete", "pod", "memory", "--wait=true"]);
+    node.wait("the tmpfs to be unmounted", || {
+        pod_mounts(&uid).is_empty().then_some(())
+    });
+}
+
+#[test]
+fn a_pod_over_its_empty_dir_size_limit_is_evicted() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: hoarder}
+spec:
+  terminationGracePeriodSeconds: 30
+  volumes: [{name: scratch, emptyDir: {sizeLimit: 1Mi}}]
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    command: ["/bin/sh", "-c", "dd if=/dev/zero of=/scratch/big bs=1024 count=2048; while true; do sleep 1; done"]
+    volumeMounts: [{name: scratch, mountPath: /scratch}]
+"#,
+    );
+    node.wait("pod hoarder to be evicted", || {
+        (node.get("pod/hoarder", "{.status.phase}") == "Failed").then_some(())
+    });
+    assert_eq!(
+        node.get("pod/hoarder", "{.status.reason}|{.status.message}"),
+        r#"Evicted|Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"."#
+    );
+    // Killed at once: sh as PID 1 ignores the stop signal, so only SIGKILL ends it.
+    assert_eq!(
+        node.get(
+            "pod/hoarder",
+            "{.status.containerStatuses[0].state.terminated.exitCode}"
+        ),
+        "137"
+    );
+    let seen = events(&node, "hoarder");
+    assert!(
+        seen.contains(r#"Evicted Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"."#),
+        "{seen}"
+    );
+}
+
+#[test]
+fn a_claim_bound_to_a_host_path_volume_is_mounted() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    let out = tempfile::tempdir().unwrap();
+    // No PV binder runs in kedge yet: the claim is bound by hand, as a binder would.
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: PersistentVolume
+metadata: {{name: disk}}
+spec:
+  capacity: {{storage: 1Gi}}
+  accessModes: [ReadWriteOnce]
+  hostPath: {{path: {}, type: Directory}}
+"#,
+        out.path().display()
+    ));
+    node.apply(
+        "apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata: {name: data}\nspec:\n  accessModes: [ReadWriteOnce]\n  volumeName: disk\n  resources: {requests: {storage: 1Gi}}\n",
+    );
+    let uid = node.get("pvc/data", "{.metadata.uid}");
+    node.kubectl(&[
+        "patch",
+        "pv",
+        "disk",
+        "--type=merge",
+        "-p",
+        &format!(
+            r#"{{"spec":{{"claimRef":{{"namespace":"default","name":"data","uid":"{uid}"}}}}}}"#
+        ),
+    ]);
+    node.kubectl(&[
+        "patch",
+        "pvc",
+        "data",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        r#"{"status":{"phase":"Bound"}}"#,
+    ]);
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata: {name: claimer}
+spec:
+  restartPolicy: Never
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+  containers:
+  - name: main
+    image: kedge.test/busybox:1
+    command: ["/bin/sh", "-c", "echo stored > /data/file"]
+    volumeMounts: [{name: data, mountPath: /data}]
+"#,
+    );
+    node.wait("pod claimer to succeed", || {
+        (node.get("pod/claimer", "{.status.phase}") == "Succeeded").then_some(())
+    });
+    assert_eq!(read(out.path(), "file"), "stored\n");
+}
