@@ -166,7 +166,15 @@ pub struct Cluster {
     agent: bool,
     child: Option<Child>,
     log: Option<Receiver<String>>,
+    /// Held while a server with the agent runs: such a server owns the network namespace's
+    /// pod network (cni0 and 10.42.0.0/24), port 10250, the nft tables and the cluster DNS
+    /// address, so the tests of one binary that start one take turns. Declared last: it is
+    /// released after the server has stopped.
+    _node: Option<std::sync::MutexGuard<'static, ()>>,
 }
+
+/// See [`Cluster::_node`].
+static NODE_TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Cluster {
     pub fn start() -> Cluster {
@@ -184,6 +192,8 @@ impl Cluster {
     }
 
     fn start_full(extra: &[&str], agent: bool, images: &[&Path]) -> Cluster {
+        // A test that failed while holding the turn poisons the lock; the next one may go.
+        let turn = agent.then(|| NODE_TURN.lock().unwrap_or_else(|e| e.into_inner()));
         let mut cluster = Cluster {
             dir: tempfile::tempdir().unwrap(),
             port: free_port(),
@@ -191,6 +201,7 @@ impl Cluster {
             agent,
             child: None,
             log: None,
+            _node: turn,
         };
         let drop_dir = cluster.data_dir().join("agent").join("images");
         for image in images {
