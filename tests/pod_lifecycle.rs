@@ -435,6 +435,15 @@ fn a_pod_past_its_active_deadline_fails() {
         "DeadlineExceeded|Pod was active on the node longer than the specified deadline"
     );
     // Its container got its stop signal and stays stopped, whatever the restartPolicy.
+    node.wait("the container of pod deadline to stop", || {
+        (!node
+            .get(
+                "pod/deadline",
+                "{.status.containerStatuses[0].state.terminated.exitCode}",
+            )
+            .is_empty())
+        .then_some(())
+    });
     assert_eq!(read(dir, "deadline"), "term\n");
     assert_eq!(
         node.get(
@@ -450,6 +459,43 @@ fn a_pod_past_its_active_deadline_fails() {
         ),
         "{seen}"
     );
+
+    // As upstream, the pod is Failed as soon as the deadline passes, not once its containers
+    // have stopped: this one ignores its stop signals, so it runs out an 8 s grace period.
+    let manifest = pod(
+        "stubborn",
+        "Never",
+        8,
+        dir,
+        "trap '' TERM QUIT; while true; do sleep 0.2; done",
+        "",
+    )
+    .replace(
+        "  restartPolicy:",
+        "  activeDeadlineSeconds: 2\n  restartPolicy:",
+    );
+    node.apply(&manifest);
+    node.wait("pod stubborn to fail", || {
+        (node.get("pod/stubborn", "{.status.phase}") == "Failed").then_some(())
+    });
+    assert_eq!(
+        node.get(
+            "pod/stubborn",
+            "{.status.reason} running={.status.containerStatuses[0].state.running.startedAt}"
+        )
+        .split_once("running=")
+        .map(|(reason, started)| (reason.trim().to_string(), !started.is_empty())),
+        Some(("DeadlineExceeded".to_string(), true)),
+        "the pod should be Failed while its container still runs out its grace period"
+    );
+    // Once the grace period is over the container is killed and its final state reported.
+    node.wait("the container of pod stubborn to be killed", || {
+        (node.get(
+            "pod/stubborn",
+            "{.status.containerStatuses[0].state.terminated.exitCode}",
+        ) == "137")
+            .then_some(())
+    });
 }
 
 /// The host's mounts under pod `uid`'s volumes: `mount-point fstype options` lines.
@@ -531,7 +577,15 @@ spec:
         node.get("pod/hoarder", "{.status.reason}|{.status.message}"),
         r#"Evicted|Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"."#
     );
-    // Killed at once: sh as PID 1 ignores the stop signal, so only SIGKILL ends it.
+    // Killed at once (the pod is reported Failed first): sh as PID 1 ignores the stop signal,
+    // so only SIGKILL ends it.
+    node.wait("the container of pod hoarder to be killed", || {
+        let code = node.get(
+            "pod/hoarder",
+            "{.status.containerStatuses[0].state.terminated.exitCode}",
+        );
+        (!code.is_empty()).then_some(code)
+    });
     assert_eq!(
         node.get(
             "pod/hoarder",

@@ -11,7 +11,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use super::worker::{PodWorker, WorkerError};
+use super::worker::{PodWorker, WorkerError, blocking};
 use crate::api::admission::validation::parse_quantity;
 
 /// Upstream's message for a pod past its `activeDeadlineSeconds`.
@@ -124,8 +124,9 @@ impl PodWorker {
         Ok(true)
     }
 
-    /// Stops the pod's containers within `grace` (the pod's termination grace period when
-    /// `None`) and reports it `Failed` with `reason` and `message`; its sandbox stops.
+    /// Reports the pod `Failed` with `reason` and `message`, stops its containers within
+    /// `grace` (the pod's termination grace period when `None`), reports their final states
+    /// and stops the sandbox.
     ///
     /// # Errors
     /// The terminal status cannot be written.
@@ -146,6 +147,14 @@ impl PodWorker {
             )
         });
         self.failure = Some((reason.to_string(), message.to_string()));
+        // As upstream, the pod is Failed from now on, while its containers stop within the
+        // grace period (which a container ignoring SIGTERM uses up in full).
+        if let Some(handle) = self.sandbox.clone()
+            && let Ok(status) = blocking(&handle, |h| h.status()).await
+        {
+            let current = self.merged(status.containers);
+            self.report_terminal(&current).await?;
+        }
         let seen = self.stop_all(grace).await;
         self.report_terminal(&seen).await?;
         self.stop_sandbox().await
