@@ -2,6 +2,7 @@
 //! CA; CN is the user, O the groups), HTTP/1.1 and HTTP/2, bearer-token authentication, and
 //! request bodies read up to upstream's 3 MiB limit before the handlers see them.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ use super::auth::{self, UserInfo};
 use super::handlers;
 use super::http::{self as h, Body};
 use super::status::ApiError;
+use crate::pki::CertKey;
 
 /// Upstream's limit on request bodies.
 const MAX_BODY: usize = 3 * 1024 * 1024;
@@ -46,29 +48,39 @@ pub enum ServerError {
 /// required) and verified against the client CA.
 pub fn tls_config(state: &ApiState) -> Result<Arc<rustls::ServerConfig>, ServerError> {
     let pki = &state.pki;
+    tls_with_client_ca(&pki.serving, &pki.client_ca.cert_pem).map_err(ServerError::Tls)
+}
+
+/// A TLS configuration serving `serving` (PEM chain and key) that requests client
+/// certificates, without requiring them, and verifies those it gets against `client_ca`
+/// (PEM); HTTP/2 or HTTP/1.1 by ALPN. The API server's and the kubelet's listeners use it.
+pub fn tls_with_client_ca(
+    serving: &CertKey,
+    client_ca: &str,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(pki.serving.cert_pem.as_bytes())
+        CertificateDer::pem_slice_iter(serving.cert_pem.as_bytes())
             .collect::<Result<_, _>>()
-            .map_err(|e| ServerError::Tls(e.to_string()))?;
-    let key = PrivateKeyDer::from_pem_slice(pki.serving.key_pem.as_bytes())
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+            .map_err(|e| e.to_string())?;
+    let key =
+        PrivateKeyDer::from_pem_slice(serving.key_pem.as_bytes()).map_err(|e| e.to_string())?;
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pki.client_ca.cert_pem.as_bytes()) {
+    for cert in CertificateDer::pem_slice_iter(client_ca.as_bytes()) {
         roots
-            .add(cert.map_err(|e| ServerError::Tls(e.to_string()))?)
-            .map_err(|e| ServerError::Tls(e.to_string()))?;
+            .add(cert.map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
     }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
         .allow_unauthenticated()
         .build()
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| ServerError::Tls(e.to_string()))?
+        .map_err(|e| e.to_string())?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
-        .map_err(|e| ServerError::Tls(e.to_string()))?;
+        .map_err(|e| e.to_string())?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -87,17 +99,44 @@ pub async fn serve(
     tls: Arc<rustls::ServerConfig>,
     shutdown: CancellationToken,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
     if let Ok(addr) = listener.local_addr() {
         info!(%addr, "API server listening");
     }
+    serve_https(
+        "API server",
+        listener,
+        tls,
+        shutdown,
+        move |request, cert_user| {
+            let state = state.clone();
+            async move { serve_request(&state, request, cert_user).await }
+        },
+    )
+    .await;
+}
+
+/// Accepts TLS connections on `listener` until `shutdown` and answers their requests (HTTP/1.1
+/// or HTTP/2, with upgrades) with `answer`, which also gets the user the connection's client
+/// certificate names, if it presented one. `what` names the listener in the logs. At
+/// `shutdown` open connections get 5 s to finish.
+pub async fn serve_https<A, F>(
+    what: &'static str,
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: CancellationToken,
+    answer: A,
+) where
+    A: Fn(Request<Incoming>, Option<UserInfo>) -> F + Clone + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let acceptor = TlsAcceptor::from(tls);
     loop {
         let (stream, peer) = tokio::select! {
             () = shutdown.cancelled() => return,
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
                 Err(error) => {
-                    warn!(%error, "accepting a connection failed");
+                    warn!(listener = what, %error, "accepting a connection failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -105,13 +144,13 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
-        let state = state.clone();
+        let answer = answer.clone();
         let shutdown = shutdown.clone();
         tokio::spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => {
-                    debug!(%peer, %error, "TLS handshake failed");
+                    debug!(listener = what, %peer, %error, "TLS handshake failed");
                     return;
                 }
                 Err(_) => return,
@@ -123,13 +162,8 @@ pub async fn serve(
                 .and_then(|certs| certs.first())
                 .and_then(|cert| auth::user_from_certificate(cert));
             let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let state = state.clone();
-                let cert_user = cert_user.clone();
-                async move {
-                    Ok::<_, std::convert::Infallible>(
-                        serve_request(&state, request, cert_user).await,
-                    )
-                }
+                let answering = answer(request, cert_user.clone());
+                async move { Ok::<_, std::convert::Infallible>(answering.await) }
             });
             let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
@@ -137,7 +171,7 @@ pub async fn serve(
             tokio::select! {
                 result = connection.as_mut() => {
                     if let Err(error) = result {
-                        debug!(%peer, %error, "connection ended with an error");
+                        debug!(listener = what, %peer, %error, "connection ended with an error");
                     }
                 }
                 () = shutdown.cancelled() => {

@@ -9,28 +9,22 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use http::{HeaderMap, Method, Request, Response};
 use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, ListParams};
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
-use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
 use super::Kubelet;
 use super::server_routes::{self, ContainerPath, KubeletRoute};
 use super::streaming::LocalStreams;
-use crate::api::auth::{self, UserInfo};
+use crate::api::auth::UserInfo;
 use crate::api::http::{self as h, Body};
 use crate::api::request::Query;
 use crate::api::status::ApiError;
@@ -40,7 +34,6 @@ use crate::pki::{APISERVER_KUBELET_CLIENT_USER, ServingNames};
 
 /// The kubelet's port (upstream's and k3s's default).
 pub const KUBELET_PORT: u16 = 10250;
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error)]
 pub enum KubeletServerError {
@@ -90,28 +83,8 @@ fn tls_config(kubelet: &Kubelet) -> Result<Arc<rustls::ServerConfig>, KubeletSer
         &kubelet.config.node.name,
         &serving_names(kubelet),
     )?;
-    let chain: Vec<CertificateDer<'static>> =
-        CertificateDer::pem_slice_iter(serving.cert_pem.as_bytes())
-            .collect::<Result<_, _>>()
-            .map_err(tls_err)?;
-    let key = PrivateKeyDer::from_pem_slice(serving.key_pem.as_bytes()).map_err(tls_err)?;
-    let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_slice_iter(pki.client_ca.cert_pem.as_bytes()) {
-        roots.add(cert.map_err(tls_err)?).map_err(tls_err)?;
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
-        .allow_unauthenticated()
-        .build()
-        .map_err(tls_err)?;
-    let mut config = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(tls_err)?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .map_err(tls_err)?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Arc::new(config))
+    crate::api::server::tls_with_client_ca(&serving, &pki.client_ca.cert_pem)
+        .map_err(KubeletServerError::Tls)
 }
 
 /// Issues the serving certificate and binds `0.0.0.0:10250` (as upstream's kubelet), then
@@ -143,59 +116,17 @@ async fn serve(
     tls: Arc<rustls::ServerConfig>,
     shutdown: CancellationToken,
 ) {
-    let acceptor = TlsAcceptor::from(tls);
-    loop {
-        let (stream, peer) = tokio::select! {
-            () = shutdown.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(pair) => pair,
-                Err(error) => {
-                    warn!(%error, "the kubelet API cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let kubelet = kubelet.clone();
-        let shutdown = shutdown.clone();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(error)) => {
-                    debug!(%peer, %error, "kubelet API: TLS handshake failed");
-                    return;
-                }
-                Err(_) => return,
-            };
-            let user = tls
-                .get_ref()
-                .1
-                .peer_certificates()
-                .and_then(|certs| certs.first())
-                .and_then(|cert| auth::user_from_certificate(cert));
-            let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-                let kubelet = kubelet.clone();
-                let user = user.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&kubelet, request, user).await) }
-            });
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            tokio::pin!(connection);
-            tokio::select! {
-                result = connection.as_mut() => {
-                    if let Err(error) = result {
-                        debug!(%peer, %error, "kubelet API: connection ended with an error");
-                    }
-                }
-                () = shutdown.cancelled() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(Duration::from_secs(5), connection).await;
-                }
-            }
-        });
-    }
+    crate::api::server::serve_https(
+        "kubelet API",
+        listener,
+        tls,
+        shutdown,
+        move |request, user| {
+            let kubelet = kubelet.clone();
+            async move { handle(&kubelet, request, user).await }
+        },
+    )
+    .await;
 }
 
 fn text(code: u16, message: impl Into<String>) -> Response<Body> {
