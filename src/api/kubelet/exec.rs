@@ -6,17 +6,13 @@
 
 use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use http::{Request, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tracing::debug;
 
-use super::streams::kubelet_error;
+use super::streams::open_websocket;
 use crate::api::ApiState;
 use crate::api::status::ApiError;
 use crate::api::streaming::channel::{CLOSE, ERROR, Protocol, RESIZE, STDERR, STDIN, STDOUT};
@@ -110,34 +106,7 @@ pub async fn session(
     options: &ExecOptions,
 ) -> Result<ContainerSession, ApiError> {
     let target = format!("{path}?{}", exec_query(options));
-    let request = Request::get(target)
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_VERSION, "13")
-        .header(
-            header::SEC_WEBSOCKET_KEY,
-            tokio_tungstenite::tungstenite::handshake::client::generate_key(),
-        )
-        .header(header::SEC_WEBSOCKET_PROTOCOL, Protocol::V5.name())
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| ApiError::internal(format!("cannot build the kubelet request: {e}")))?;
-    let answer = state.kubelet_client.send(state, node, request).await?;
-    let status = answer.status().as_u16();
-    if status != 101 {
-        let body = answer
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Err(kubelet_error(node, status, &body));
-    }
-    let upgraded = hyper::upgrade::on(answer).await.map_err(|e| {
-        ApiError::service_unavailable(format!(
-            "the kubelet of node {node:?} did not open the stream: {e}"
-        ))
-    })?;
-    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, None).await;
+    let ws = open_websocket(state, node, target, Protocol::V5).await?;
     let (input, input_rx) = mpsc::channel::<StdinMessage>(16);
     let (output_tx, output) = mpsc::channel::<OutputEvent>(16);
     tokio::spawn(bridge(ws, input_rx, output_tx));

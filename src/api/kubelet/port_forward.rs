@@ -6,19 +6,14 @@
 //! WebSocket is bridged to one end of a loopback connection made for it (its peer checked),
 //! and the other end is returned.
 
-use bytes::Bytes;
 use futures::{SinkExt, StreamExt};
-use http::{Request, header};
-use http_body_util::{BodyExt, Full};
-use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::protocol::Role;
 use tracing::debug;
 
-use super::streams::kubelet_error;
+use super::streams::open_websocket;
 use crate::api::ApiState;
 use crate::api::status::ApiError;
 use crate::api::streaming::channel::Protocol;
@@ -64,34 +59,7 @@ pub async fn connect(
     path: &str,
     port: u16,
 ) -> Result<TcpStream, ApiError> {
-    let request = Request::get(format!("{path}?ports={port}"))
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::UPGRADE, "websocket")
-        .header(header::SEC_WEBSOCKET_VERSION, "13")
-        .header(
-            header::SEC_WEBSOCKET_KEY,
-            tokio_tungstenite::tungstenite::handshake::client::generate_key(),
-        )
-        .header(header::SEC_WEBSOCKET_PROTOCOL, Protocol::V4.name())
-        .body(Full::new(Bytes::new()))
-        .map_err(|e| ApiError::internal(format!("cannot build the kubelet request: {e}")))?;
-    let answer = state.kubelet_client.send(state, node, request).await?;
-    let status = answer.status().as_u16();
-    if status != 101 {
-        let body = answer
-            .into_body()
-            .collect()
-            .await
-            .map(|b| b.to_bytes())
-            .unwrap_or_default();
-        return Err(kubelet_error(node, status, &body));
-    }
-    let upgraded = hyper::upgrade::on(answer).await.map_err(|e| {
-        ApiError::service_unavailable(format!(
-            "the kubelet of node {node:?} did not open the stream: {e}"
-        ))
-    })?;
-    let ws = WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, None).await;
+    let ws = open_websocket(state, node, format!("{path}?ports={port}"), Protocol::V4).await?;
     let (handed_out, bridged) = loopback_pair().await?;
     tokio::spawn(bridge(ws, bridged, port));
     Ok(handed_out)

@@ -6,15 +6,20 @@
 use std::sync::{Arc, Weak};
 
 use bytes::Bytes;
-use http::Request;
+use http::{Request, header};
 use http_body_util::{BodyExt, Full};
+use hyper::upgrade::Upgraded;
+use hyper_util::rt::TokioIo;
 use serde_json::Value;
 use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::Role;
 
 use super::proxy;
 use crate::api::ApiState;
 use crate::api::http::Body;
 use crate::api::status::ApiError;
+use crate::api::streaming::channel::Protocol;
 use crate::api::streaming::{ContainerSession, ExecOptions, LogOptions, NodeStreams};
 
 /// The streams of node `node`, reached over its kubelet's HTTPS API.
@@ -82,6 +87,51 @@ pub fn kubelet_error(node: &str, status: u16, body: &[u8]) -> ApiError {
     }
 }
 
+/// The error of a kubelet's answer other than the one asked for, from its body.
+async fn refusal(node: &str, answer: http::Response<hyper::body::Incoming>) -> ApiError {
+    let status = answer.status().as_u16();
+    let body = answer
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    kubelet_error(node, status, &body)
+}
+
+/// A WebSocket speaking `protocol` to `target` (path and query) on node `node`'s kubelet.
+///
+/// # Errors
+/// The kubelet cannot be reached, refuses the request (its reason), or does not upgrade.
+pub async fn open_websocket(
+    state: &ApiState,
+    node: &str,
+    target: String,
+    protocol: Protocol,
+) -> Result<WebSocketStream<TokioIo<Upgraded>>, ApiError> {
+    let request = Request::get(target)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_VERSION, "13")
+        .header(
+            header::SEC_WEBSOCKET_KEY,
+            tokio_tungstenite::tungstenite::handshake::client::generate_key(),
+        )
+        .header(header::SEC_WEBSOCKET_PROTOCOL, protocol.name())
+        .body(Full::new(Bytes::new()))
+        .map_err(|e| ApiError::internal(format!("cannot build the kubelet request: {e}")))?;
+    let answer = state.kubelet_client.send(state, node, request).await?;
+    if answer.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        return Err(refusal(node, answer).await);
+    }
+    let upgraded = hyper::upgrade::on(answer).await.map_err(|e| {
+        ApiError::service_unavailable(format!(
+            "the kubelet of node {node:?} did not open the stream: {e}"
+        ))
+    })?;
+    Ok(WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Client, None).await)
+}
+
 impl RemoteStreams {
     fn state(&self) -> Result<Arc<ApiState>, ApiError> {
         self.state
@@ -116,15 +166,8 @@ impl NodeStreams for RemoteStreams {
             .kubelet_client
             .send(&state, &self.node, request)
             .await?;
-        let status = answer.status().as_u16();
-        if status != 200 {
-            let body = answer
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            return Err(kubelet_error(&self.node, status, &body));
+        if answer.status() != http::StatusCode::OK {
+            return Err(refusal(&self.node, answer).await);
         }
         Ok(proxy::stream_body(answer.into_body()))
     }
