@@ -16,7 +16,7 @@ use ipnet::Ipv4Net;
 use super::conntrack::{StaleFlows, stale_flows};
 use super::model::ServicePort;
 use super::rules::{FAMILY, MAPS, PortRules, Ruleset};
-use super::table::{Object, Table};
+use super::table::{self, Object, Table};
 
 /// Per map of [`MAPS`], per key: the verdict each Service port (by id) asks for.
 type Claims = [BTreeMap<String, BTreeMap<String, String>>; 4];
@@ -149,35 +149,10 @@ impl Applied {
                 before.iter().map(|o| (o.name(), o)).collect();
             let now_names: HashSet<&str> = now.iter().map(Object::name).collect();
             for object in now {
-                match (object, before_by_name.get(object.name())) {
-                    (Object::AffinitySet { name, timeout }, None) => {
-                        let _ = writeln!(
-                            declare,
-                            "add set {t} {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {timeout}s; }}"
-                        );
-                    }
-                    (Object::AffinitySet { .. }, Some(old)) if *old != object => return None,
-                    (Object::Chain { name, .. }, None) => {
-                        let _ = writeln!(declare, "add chain {t} {name}");
-                    }
-                    (Object::Chain { .. }, Some(Object::AffinitySet { .. })) => return None,
-                    _ => {}
-                }
+                object.declare(&mut declare, &t, before_by_name.get(object.name()).copied())?;
             }
             for object in now {
-                let Object::Chain { name, rules: new } = object else {
-                    continue;
-                };
-                match before_by_name.get(name.as_str()) {
-                    Some(Object::Chain { rules: old, .. }) if old == new => continue,
-                    Some(_) => {
-                        let _ = writeln!(rules, "flush chain {t} {name}");
-                    }
-                    None => {}
-                }
-                for rule in new {
-                    let _ = writeln!(rules, "add rule {t} {name} {rule}");
-                }
+                object.fill(&mut rules, &t, before_by_name.get(object.name()).copied());
             }
             gone.extend(before.iter().filter(|o| !now_names.contains(o.name())));
         }
@@ -196,21 +171,7 @@ impl Applied {
                 }
             }
         }
-        for object in &gone {
-            if let Object::Chain { name, .. } = object {
-                let _ = writeln!(out, "flush chain {t} {name}");
-            }
-        }
-        for object in &gone {
-            if let Object::Chain { name, .. } = object {
-                let _ = writeln!(out, "delete chain {t} {name}");
-            }
-        }
-        for object in &gone {
-            if let Object::AffinitySet { name, .. } = object {
-                let _ = writeln!(out, "delete set {t} {name}");
-            }
-        }
+        table::remove(&mut out, &t, &gone);
         Some(out)
     }
 

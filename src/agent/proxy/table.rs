@@ -30,6 +30,65 @@ impl Object {
             Object::AffinitySet { name, .. } | Object::Chain { name, .. } => name,
         }
     }
+
+    /// Declares this object in table `t` (`<family> <name>`) unless it exists as `before`;
+    /// `None` when `before` cannot become it in place (an affinity set with another timeout,
+    /// or a set where a chain is wanted): then only a whole new table will do.
+    pub fn declare(&self, out: &mut String, t: &str, before: Option<&Object>) -> Option<()> {
+        match (self, before) {
+            (Object::AffinitySet { name, timeout }, None) => {
+                let _ = writeln!(
+                    out,
+                    "add set {t} {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {timeout}s; }}"
+                );
+            }
+            (Object::AffinitySet { .. }, Some(old)) if old != self => return None,
+            (Object::Chain { name, .. }, None) => {
+                let _ = writeln!(out, "add chain {t} {name}");
+            }
+            (Object::Chain { .. }, Some(Object::AffinitySet { .. })) => return None,
+            _ => {}
+        }
+        Some(())
+    }
+
+    /// Fills this chain (flushed first if it existed as `before` with other rules); nothing
+    /// for a set or an unchanged chain.
+    pub fn fill(&self, out: &mut String, t: &str, before: Option<&Object>) {
+        let Object::Chain { name, rules } = self else {
+            return;
+        };
+        match before {
+            Some(Object::Chain { rules: old, .. }) if old == rules => return,
+            Some(_) => {
+                let _ = writeln!(out, "flush chain {t} {name}");
+            }
+            None => {}
+        }
+        for rule in rules {
+            let _ = writeln!(out, "add rule {t} {name} {rule}");
+        }
+    }
+}
+
+/// Removes objects no longer used from table `t`: every chain flushed before any is deleted
+/// (they may jump to each other), sets last.
+pub fn remove(out: &mut String, t: &str, gone: &[&Object]) {
+    for object in gone {
+        if let Object::Chain { name, .. } = object {
+            let _ = writeln!(out, "flush chain {t} {name}");
+        }
+    }
+    for object in gone {
+        if let Object::Chain { name, .. } = object {
+            let _ = writeln!(out, "delete chain {t} {name}");
+        }
+    }
+    for object in gone {
+        if let Object::AffinitySet { name, .. } = object {
+            let _ = writeln!(out, "delete set {t} {name}");
+        }
+    }
 }
 
 /// The whole table: per-Service-port objects, in an order where each is defined before it
@@ -169,35 +228,10 @@ impl Table {
         let now: HashMap<&str, &Object> = self.objects.iter().map(|o| (o.name(), o)).collect();
         let mut out = String::new();
         for object in &self.objects {
-            match (object, before.get(object.name())) {
-                (Object::AffinitySet { name, timeout }, None) => {
-                    let _ = writeln!(
-                        out,
-                        "add set {t} {name} {{ type ipv4_addr; flags dynamic,timeout; timeout {timeout}s; }}"
-                    );
-                }
-                (Object::AffinitySet { .. }, Some(old)) if *old != object => return None,
-                (Object::Chain { name, .. }, None) => {
-                    let _ = writeln!(out, "add chain {t} {name}");
-                }
-                (Object::Chain { .. }, Some(Object::AffinitySet { .. })) => return None,
-                _ => {}
-            }
+            object.declare(&mut out, &t, before.get(object.name()).copied())?;
         }
         for object in &self.objects {
-            let Object::Chain { name, rules } = object else {
-                continue;
-            };
-            match before.get(name.as_str()) {
-                Some(Object::Chain { rules: old, .. }) if old == rules => continue,
-                Some(_) => {
-                    let _ = writeln!(out, "flush chain {t} {name}");
-                }
-                None => {}
-            }
-            for rule in rules {
-                let _ = writeln!(out, "add rule {t} {name} {rule}");
-            }
+            object.fill(&mut out, &t, before.get(object.name()).copied());
         }
         for ((map, _, elements), (_, _, old)) in self.maps.iter().zip(&applied.maps) {
             for (key, verdict) in old {
@@ -216,21 +250,7 @@ impl Table {
             .iter()
             .filter(|o| !now.contains_key(o.name()))
             .collect();
-        for object in &gone {
-            if let Object::Chain { name, .. } = object {
-                let _ = writeln!(out, "flush chain {t} {name}");
-            }
-        }
-        for object in &gone {
-            if let Object::Chain { name, .. } = object {
-                let _ = writeln!(out, "delete chain {t} {name}");
-            }
-        }
-        for object in &gone {
-            if let Object::AffinitySet { name, .. } = object {
-                let _ = writeln!(out, "delete set {t} {name}");
-            }
-        }
+        remove(&mut out, &t, &gone);
         Some(out)
     }
 }
