@@ -5,6 +5,13 @@
 //! for IPv4, the broadcast address are never handed out; allocation continues after the last
 //! address handed out, so a freed IP is not reused at once. Each record also keeps the pod's
 //! hostPort mappings, from which the nftables ruleset is rebuilt after a restart.
+//!
+//! # Durability
+//! The file is replaced (write, rename) on every change but not fsynced: it has to survive a
+//! crash or restart of kedge, which the page cache guarantees, while a power loss or kernel
+//! crash also ends every pod's network namespace, so every pod is attached again and the
+//! allocations start over. A file left empty by such a crash is read as no allocations. (An
+//! fsync per pod serialised a burst of pod starts on the disk, and wears SD cards.)
 
 use std::collections::BTreeMap;
 use std::io;
@@ -78,6 +85,7 @@ impl Ipam {
         }
         let path = state_dir.join(STATE_FILE);
         let state = match std::fs::read(&path) {
+            Ok(bytes) if bytes.is_empty() => StateFile::default(),
             Ok(bytes) => {
                 serde_json::from_slice(&bytes).map_err(|source| IpamError::StateCorrupt {
                     path: path.clone(),
@@ -196,7 +204,6 @@ impl Ipam {
                 use std::io::Write;
                 let mut file = std::fs::File::create(&tmp)?;
                 file.write_all(&bytes)?;
-                file.sync_all()?;
             }
             std::fs::rename(&tmp, &self.path)
         };
@@ -261,6 +268,15 @@ mod tests {
             ipam.allocate("b", &[]),
             Err(IpamError::Exhausted { .. })
         ));
+    }
+
+    #[test]
+    fn a_file_left_empty_by_a_crash_is_no_allocations() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(STATE_FILE), b"").unwrap();
+        let mut ipam = Ipam::load(cidr("10.42.0.0/24"), dir.path()).unwrap();
+        assert!(ipam.uids().is_empty());
+        assert_eq!(ipam.allocate("a", &[]).unwrap(), ip("10.42.0.2"));
     }
 
     #[test]

@@ -26,6 +26,8 @@ use super::registry::RegistryClient;
 use super::unpack::{Snapshots, delete_trash};
 
 /// Partial downloads older than this are discarded by a sweep.
+/// How fresh an image's `last_used` must be before a new use is worth writing down.
+const USE_GRANULARITY_SECS: u64 = 60;
 const PARTIAL_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
 /// The node's images. Cheap to clone; all clones share one store.
@@ -162,10 +164,16 @@ impl ImageStore {
     /// `images.json` cannot be written.
     pub fn mark_used(&self, id: &ImageId) -> Result<()> {
         let mut records = self.records();
-        if let Some(image) = records.images.iter_mut().find(|i| &i.id == id) {
-            image.last_used = now();
+        let now = now();
+        match records.images.iter_mut().find(|i| &i.id == id) {
+            // The garbage collector orders images by this to the minute; a burst of pods
+            // on one image writes (and fsyncs) the records once, not once per container.
+            Some(image) if now.saturating_sub(image.last_used) >= USE_GRANULARITY_SECS => {
+                image.last_used = now;
+                records.save()
+            }
+            _ => Ok(()),
         }
-        records.save()
     }
 
     /// Removes the image designated by `name` (see [`ImageStore::get`]) and the content no
