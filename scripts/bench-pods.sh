@@ -6,7 +6,7 @@
 # other kedge runs (it uses the node's pod network, cni0 and kedge's nftables tables, and
 # removes them afterwards). Takes about three minutes.
 #
-# Usage: sudo scripts/bench-pods.sh [--pods 100] [--idle-pods 50] [--idle 60]
+# Usage: sudo scripts/bench-pods.sh [--pods 100] [--idle-pods 50] [--idle 60] [--server-log FILE]
 # Environment: KEDGE_BIN (default: a release build, target/release/kedge, built if missing)
 set -euo pipefail
 cd "$(dirname "$0")/.."

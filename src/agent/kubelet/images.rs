@@ -75,6 +75,16 @@ async fn credentials(
     config.lookup(&reference).first().map(|b| (*b).clone())
 }
 
+/// Whether [`ensure`] would pull `container`'s image (or try to).
+pub fn will_pull(kubelet: &Kubelet, container: &Container) -> bool {
+    let name = container.image.as_deref().unwrap_or_default();
+    match pull_policy(container).as_str() {
+        "Never" => false,
+        "IfNotPresent" => kubelet.images.get(name).is_none(),
+        _ => true,
+    }
+}
+
 /// The image of `container`, present or pulled; or why the container must wait.
 pub async fn ensure(
     kubelet: &Kubelet,

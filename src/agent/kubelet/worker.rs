@@ -22,7 +22,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use super::backoff::Backoff;
 use super::containers;
@@ -90,6 +90,8 @@ pub struct PodWorker {
     pub(super) updates: Option<watch::Receiver<Option<Pod>>>,
     /// Why the node failed the pod (reason, message): its status says so.
     pub(super) failure: Option<(String, String)>,
+    /// This pod's turn at the runtime, while it sets up its sandbox and containers.
+    pub(super) turn: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// The mount of a runtime call on the blocking pool.
@@ -161,6 +163,7 @@ impl PodWorker {
             lost,
             updates: None,
             failure: None,
+            turn: None,
         }
     }
 
@@ -226,7 +229,9 @@ impl PodWorker {
                 Some(pod) => self.pod = pod,
                 None => self.gone = true,
             }
-            let next = match self.sync().await {
+            let synced = self.sync().await;
+            self.turn = None;
+            let next = match synced {
                 Ok(Next::Done) => return,
                 Ok(Next::After(after)) => after,
                 Err(error) => {
@@ -261,6 +266,8 @@ impl PodWorker {
             self.stop_sandbox().await?;
             return Ok(Next::After(Duration::from_secs(3600)));
         }
+        let fresh = self.sandbox.is_none();
+        let began = Instant::now();
         let mut deadline = RESYNC;
         if self.check_active_deadline(&mut deadline).await? || self.check_empty_dir_limits().await?
         {
@@ -289,6 +296,11 @@ impl PodWorker {
                 }
             }
         }
+        let volumes_done = Instant::now();
+        if self.sandbox.is_none() || !self.attached {
+            self.take_turn().await;
+        }
+        let turn_done = Instant::now();
         if self.sandbox.is_none() {
             let config = containers::sandbox_config(&self.kubelet, &self.pod);
             let dirs = self.kubelet.config.runtime.clone();
@@ -323,15 +335,19 @@ impl PodWorker {
                 return Ok(Next::After(Duration::ZERO));
             }
         };
+        let sandbox_done = Instant::now();
         if !self.attached {
             self.attach(runtime.net_namespace.as_deref()).await;
         }
+        let network_done = Instant::now();
         let mut seen = self.merged(runtime.containers);
         let mut next = RESYNC;
         let acted = self.converge(&handle, &seen, &mut next).await?;
         if acted {
             seen = self.merged(blocking(&handle, |h| h.status()).await?.containers);
         }
+        self.turn = None;
+        let containers_done = Instant::now();
         for container in &seen {
             if container.state == ContainerState::Running {
                 self.watch_exit(&handle, &container.name, container.attempt);
@@ -340,10 +356,39 @@ impl PodWorker {
         self.probe(&handle, &seen, &mut next).await;
         self.remove_old_attempts(&handle, &seen).await;
         let phase = self.report(&seen).await?;
+        if fresh {
+            // Where a pod's start went (KEDGE_LOG=kedge::agent::kubelet=debug).
+            let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1000.0;
+            debug!(
+                pod = %format!("{}/{}", self.namespace(), self.name()),
+                volumes_ms = ms(began, volumes_done),
+                turn_ms = ms(volumes_done, turn_done),
+                sandbox_ms = ms(turn_done, sandbox_done),
+                network_ms = ms(sandbox_done, network_done),
+                containers_ms = ms(network_done, containers_done),
+                report_ms = ms(containers_done, Instant::now()),
+                "pod start"
+            );
+        }
         if phase == "Succeeded" || phase == "Failed" {
             self.stop_sandbox().await?;
         }
         Ok(Next::After(next.min(deadline)))
+    }
+
+    /// Waits for a turn at the runtime's heavy steps (see [`super::RUNTIME_TURNS`]), unless
+    /// this worker holds one: a pod keeps its turn from its sandbox to its containers, so
+    /// that a burst of pods starts in order instead of all finishing together.
+    async fn take_turn(&mut self) {
+        if self.turn.is_none() {
+            self.turn = self
+                .kubelet
+                .runtime_turns
+                .clone()
+                .acquire_owned()
+                .await
+                .ok();
+        }
     }
 
     /// The runtime's containers and those lost with an earlier shim (the runtime's win).
@@ -543,6 +588,11 @@ impl PodWorker {
     ) -> Result<(), WorkerError> {
         let name = container.name.clone();
         let about = self.about(Some(&name));
+        let began = Instant::now();
+        if images::will_pull(&self.kubelet, container) {
+            // A pull may take minutes: other pods take their turns meanwhile.
+            self.turn = None;
+        }
         let image = match images::ensure(
             &self.kubelet,
             &self.pod,
@@ -591,7 +641,10 @@ impl PodWorker {
             }
         };
         let _ = self.kubelet.images.mark_used(&image.id);
+        self.take_turn().await;
+        let configured = Instant::now();
         let created = blocking(handle, move |h| h.create_container(&config)).await;
+        let created_at = Instant::now();
         if let Err(error) = created {
             self.kubelet
                 .events
@@ -634,7 +687,18 @@ impl PodWorker {
                 .events
                 .warning(&about, "Failed", &format!("Error: {error}")),
         }
+        let ms = |from: Instant, to: Instant| (to - from).as_secs_f64() * 1000.0;
+        debug!(
+            pod = %format!("{}/{}", self.namespace(), self.name()),
+            container = %name,
+            prepare_ms = ms(began, configured),
+            create_ms = ms(configured, created_at),
+            start_ms = ms(created_at, Instant::now()),
+            "container start"
+        );
         if running {
+            // A hook may take long: not on the runtime's turn.
+            self.turn = None;
             self.post_start(handle, container, attempt).await?;
         }
         Ok(())
