@@ -179,15 +179,8 @@ fn read_trimmed(path: &str) -> String {
 }
 
 fn memory_total_ki() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            text.lines()
-                .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse().ok())
-        })
-        .unwrap_or(0)
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo_ki(&meminfo, "MemTotal:").unwrap_or(0)
 }
 
 fn os_image() -> String {
@@ -279,21 +272,92 @@ fn images(store: &ImageStore) -> Vec<Value> {
         .collect()
 }
 
-/// The node's conditions, without timestamps: (type, status, reason, message).
-fn conditions() -> [(&'static str, &'static str, &'static str, &'static str); 4] {
+/// What the node is short of, measured against upstream's default hard eviction thresholds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pressure {
+    pub memory: bool,
+    pub disk: bool,
+}
+
+/// The free share of a file system below which the node is under disk pressure: upstream's
+/// `nodefs.available<10%` and `imagefs.available<15%`; kedge keeps images and pods under one
+/// data directory, so the stricter one holds.
+const EVICTION_DISK_FREE_PERCENT: u64 = 15;
+/// Upstream's `nodefs.inodesFree<5%`.
+const EVICTION_INODES_FREE_PERCENT: u64 = 5;
+
+impl Pressure {
+    /// From `/proc/meminfo` (`MemAvailable`, upstream's `memory.available` on a host) and
+    /// the file system holding `data_dir`.
+    fn measure(data_dir: &std::path::Path) -> Pressure {
+        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+        let mut probe = data_dir.to_path_buf();
+        while !probe.exists() && probe.pop() {}
+        let fs = rustix::fs::statvfs(&probe).ok();
+        Pressure::from_signals(
+            meminfo_ki(&meminfo, "MemAvailable:"),
+            fs.map(|s| (s.f_bavail, s.f_blocks, s.f_favail, s.f_files)),
+        )
+    }
+
+    /// `available_ki`: available memory; `fs`: (blocks available, blocks, inodes available,
+    /// inodes). An unknown signal is no pressure.
+    fn from_signals(available_ki: Option<u64>, fs: Option<(u64, u64, u64, u64)>) -> Pressure {
+        let short = |free: u64, total: u64, percent: u64| {
+            total > 0 && free.saturating_mul(100) < total.saturating_mul(percent)
+        };
+        Pressure {
+            memory: available_ki.is_some_and(|ki| ki < EVICTION_MEMORY_KI),
+            disk: fs.is_some_and(|(bavail, blocks, favail, files)| {
+                short(bavail, blocks, EVICTION_DISK_FREE_PERCENT)
+                    || short(favail, files, EVICTION_INODES_FREE_PERCENT)
+            }),
+        }
+    }
+}
+
+fn meminfo_ki(meminfo: &str, key: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find(|l| l.starts_with(key))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// The node's conditions, without timestamps: (type, status, reason, message). PIDPressure
+/// stays false: upstream sets no default threshold for it.
+fn conditions(pressure: Pressure) -> [(&'static str, &'static str, &'static str, &'static str); 4] {
     [
-        (
-            "MemoryPressure",
-            "False",
-            "KubeletHasSufficientMemory",
-            "kubelet has sufficient memory available",
-        ),
-        (
-            "DiskPressure",
-            "False",
-            "KubeletHasNoDiskPressure",
-            "kubelet has no disk pressure",
-        ),
+        if pressure.memory {
+            (
+                "MemoryPressure",
+                "True",
+                "KubeletHasInsufficientMemory",
+                "kubelet has insufficient memory available",
+            )
+        } else {
+            (
+                "MemoryPressure",
+                "False",
+                "KubeletHasSufficientMemory",
+                "kubelet has sufficient memory available",
+            )
+        },
+        if pressure.disk {
+            (
+                "DiskPressure",
+                "True",
+                "KubeletHasDiskPressure",
+                "kubelet has disk pressure",
+            )
+        } else {
+            (
+                "DiskPressure",
+                "False",
+                "KubeletHasNoDiskPressure",
+                "kubelet has no disk pressure",
+            )
+        },
         (
             "PIDPressure",
             "False",
@@ -314,7 +378,7 @@ fn observed(kubelet: &Kubelet) -> Value {
     let mut status = machine_status(kubelet);
     status["images"] = json!(images(&kubelet.images));
     status["conditions"] = json!(
-        conditions()
+        conditions(Pressure::measure(kubelet.config.node.data_dir.root()))
             .iter()
             .map(|(t, s, r, m)| json!({"type": t, "status": s, "reason": r, "message": m}))
             .collect::<Vec<_>>()
@@ -371,5 +435,67 @@ pub async fn run_status(kubelet: std::sync::Arc<Kubelet>, shutdown: Cancellation
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(STATUS_UPDATE_FREQUENCY) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pressure_follows_upstreams_default_thresholds() {
+        let roomy = Some((50, 100, 50, 100));
+        assert_eq!(
+            Pressure::from_signals(Some(2 * 1024 * 1024), roomy),
+            Pressure::default()
+        );
+        // memory.available < 100Mi
+        assert!(Pressure::from_signals(Some(100 * 1024 - 1), roomy).memory);
+        assert!(!Pressure::from_signals(Some(100 * 1024), roomy).memory);
+        // less than 15% of the blocks, or 5% of the inodes, free
+        assert!(Pressure::from_signals(None, Some((14, 100, 50, 100))).disk);
+        assert!(!Pressure::from_signals(None, Some((15, 100, 50, 100))).disk);
+        assert!(Pressure::from_signals(None, Some((50, 100, 4, 100))).disk);
+        // unknown signals are no pressure
+        assert_eq!(Pressure::from_signals(None, None), Pressure::default());
+        assert!(!Pressure::from_signals(None, Some((0, 0, 0, 0))).disk);
+    }
+
+    #[test]
+    fn conditions_say_what_the_node_is_short_of() {
+        let short = conditions(Pressure {
+            memory: true,
+            disk: true,
+        });
+        assert_eq!(
+            short[0],
+            (
+                "MemoryPressure",
+                "True",
+                "KubeletHasInsufficientMemory",
+                "kubelet has insufficient memory available"
+            )
+        );
+        assert_eq!(short[1].1, "True");
+        assert_eq!(short[1].2, "KubeletHasDiskPressure");
+        let fine = conditions(Pressure::default());
+        assert!(fine[..3].iter().all(|c| c.1 == "False"));
+        assert_eq!(
+            fine[3],
+            (
+                "Ready",
+                "True",
+                "KubeletReady",
+                "kubelet is posting ready status"
+            )
+        );
+    }
+
+    #[test]
+    fn meminfo_values_are_read_by_key() {
+        let text = "MemTotal:       16384 kB\nMemFree:  100 kB\nMemAvailable:    8192 kB\n";
+        assert_eq!(meminfo_ki(text, "MemAvailable:"), Some(8192));
+        assert_eq!(meminfo_ki(text, "MemTotal:"), Some(16384));
+        assert_eq!(meminfo_ki(text, "SwapTotal:"), None);
     }
 }
