@@ -2,7 +2,8 @@
 //! the busybox test image: postStart and preStop hooks (exec, httpGet, sleep), with what
 //! upstream does when they fail or run long; grpc probes against a real gRPC health server;
 //! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory; emptyDir sizeLimit
-//! eviction; a persistentVolumeClaim bound to a hostPath PV.
+//! eviction; a persistentVolumeClaim bound to a hostPath PV; a node whose data dir's file
+//! system fills up reporting DiskPressure, tainted and refusing new pods until space is freed.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -667,4 +668,83 @@ spec:
         (node.get("pod/claimer", "{.status.phase}") == "Succeeded").then_some(())
     });
     assert_eq!(read(out.path(), "file"), "stored\n");
+}
+
+#[test]
+fn a_node_short_of_disk_is_tainted_and_takes_no_new_pods() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    // The data dir on a small tmpfs of its own, which the test then fills.
+    let node = Node::start_prepared(|data| {
+        std::fs::create_dir_all(data).unwrap();
+        let mounted = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=256m", "kedge-test-data"])
+            .arg(data)
+            .status()
+            .unwrap();
+        assert!(
+            mounted.success(),
+            "cannot mount a tmpfs on {}",
+            data.display()
+        );
+        vec![data.to_path_buf()]
+    });
+    let data = node.cluster.data_dir();
+    let condition = |kind: &str| {
+        node.get(
+            "nodes",
+            &format!("{{.items[0].status.conditions[?(@.type==\"{kind}\")].status}}"),
+        )
+    };
+    let tainted = || {
+        node.get("nodes", "{.items[0].spec.taints[*].key}")
+            .contains("node.kubernetes.io/disk-pressure")
+    };
+    node.wait("the node to report no disk pressure", || {
+        (condition("DiskPressure") == "False").then_some(())
+    });
+
+    // Leave 10% free: under upstream's 15% threshold for the image file system.
+    let fs = rustix::fs::statvfs(&data).unwrap();
+    let total = fs.f_blocks * fs.f_frsize;
+    let filler = data.join("filler");
+    let size = (fs.f_bavail * fs.f_frsize).saturating_sub(total / 10);
+    std::fs::write(&filler, vec![0u8; size as usize]).unwrap();
+    node.wait("DiskPressure", || {
+        (condition("DiskPressure") == "True").then_some(())
+    });
+    assert_eq!(
+        node.get(
+            "nodes",
+            "{.items[0].status.conditions[?(@.type==\"DiskPressure\")].reason}"
+        ),
+        "KubeletHasDiskPressure"
+    );
+    node.wait("the disk-pressure taint", || tainted().then_some(()));
+    node.apply(&pod(
+        "late",
+        "Always",
+        0,
+        Path::new("/tmp"),
+        "sleep 3600",
+        "",
+    ));
+    // (Upstream 1.35 no longer names the taint in the pod's events.)
+    node.wait("the pod to be refused for the taint", || {
+        events(&node, "late")
+            .contains("1 node(s) had untolerated taint(s)")
+            .then_some(())
+    });
+    assert_eq!(node.get("pod/late", "{.spec.nodeName}"), "");
+
+    // Space again: the condition, then the taint, go, and the pod runs.
+    std::fs::remove_file(&filler).unwrap();
+    node.wait("no disk pressure again", || {
+        (condition("DiskPressure") == "False").then_some(())
+    });
+    node.wait("the taint to go", || (!tainted()).then_some(()));
+    node.wait("the pod to run", || {
+        (node.get("pod/late", "{.status.phase}") == "Running").then_some(())
+    });
 }

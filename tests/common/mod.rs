@@ -166,6 +166,8 @@ pub struct Cluster {
     agent: bool,
     child: Option<Child>,
     log: Option<Receiver<String>>,
+    /// File systems a test mounted in the data dir: detached once the server has stopped.
+    mounts: Vec<PathBuf>,
     /// Held while a server with the agent runs: such a server owns the network namespace's
     /// pod network (cni0 and 10.42.0.0/24), port 10250, the nft tables and the cluster DNS
     /// address, so the tests of one binary that start one take turns. Declared last: it is
@@ -182,16 +184,32 @@ impl Cluster {
     }
 
     pub fn start_with(extra: &[&str]) -> Cluster {
-        Self::start_full(extra, false, &[])
+        Self::start_full(extra, false, &[], |_| Vec::new())
     }
 
     /// A server that is also a node (its kubelet runs pods), with the image archives
     /// `images` dropped into `<data-dir>/agent/images/` before it starts.
     pub fn start_with_agent(extra: &[&str], images: &[&Path]) -> Cluster {
-        Self::start_full(extra, true, images)
+        Self::start_full(extra, true, images, |_| Vec::new())
     }
 
-    fn start_full(extra: &[&str], agent: bool, images: &[&Path]) -> Cluster {
+    /// [`Cluster::start_with_agent`], with `prepare` called on the data dir (which does not
+    /// exist yet) before anything is put there; it returns the file systems it mounted, which
+    /// are detached when the cluster is dropped, after the server has stopped.
+    pub fn start_with_agent_prepared(
+        extra: &[&str],
+        images: &[&Path],
+        prepare: impl FnOnce(&Path) -> Vec<PathBuf>,
+    ) -> Cluster {
+        Self::start_full(extra, true, images, prepare)
+    }
+
+    fn start_full(
+        extra: &[&str],
+        agent: bool,
+        images: &[&Path],
+        prepare: impl FnOnce(&Path) -> Vec<PathBuf>,
+    ) -> Cluster {
         // A test that failed while holding the turn poisons the lock; the next one may go.
         let turn = agent.then(|| NODE_TURN.lock().unwrap_or_else(|e| e.into_inner()));
         let mut cluster = Cluster {
@@ -201,8 +219,10 @@ impl Cluster {
             agent,
             child: None,
             log: None,
+            mounts: Vec::new(),
             _node: turn,
         };
+        cluster.mounts = prepare(&cluster.data_dir());
         let drop_dir = cluster.data_dir().join("agent").join("images");
         for image in images {
             std::fs::create_dir_all(&drop_dir).unwrap();
@@ -370,6 +390,9 @@ impl Drop for Cluster {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+        }
+        for mount in self.mounts.iter().rev() {
+            let _ = Command::new("umount").arg("-l").arg(mount).status();
         }
     }
 }

@@ -86,6 +86,19 @@ impl Node {
         }
     }
 
+    /// A server with the test image, whose data dir `prepare` sets up first (see
+    /// [`Cluster::start_with_agent_prepared`]).
+    pub fn start_prepared(prepare: impl FnOnce(&Path) -> Vec<PathBuf>) -> Node {
+        let images = tempfile::tempdir().unwrap();
+        let archive = test_image(images.path());
+        Node {
+            cluster: Cluster::start_with_agent_prepared(&[], &[&archive], prepare),
+            kubectl: default_kubectl(),
+            env: &[],
+            _images: images,
+        }
+    }
+
     /// kubectl (the default one), which must succeed; its stdout.
     pub fn kubectl(&self, args: &[&str]) -> String {
         self.cluster.kubectl(&self.kubectl, args).ok().to_string()
