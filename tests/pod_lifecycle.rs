@@ -3,7 +3,8 @@
 //! upstream does when they fail or run long; grpc probes against a real gRPC health server;
 //! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory; emptyDir sizeLimit
 //! eviction; a persistentVolumeClaim bound to a hostPath PV; a node whose data dir's file
-//! system fills up reporting DiskPressure, tainted and refusing new pods until space is freed.
+//! system fills up reporting DiskPressure, evicting the pod that uses the most disk, tainted
+//! and refusing new pods until space is freed.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -704,12 +705,33 @@ fn a_node_short_of_disk_is_tainted_and_takes_no_new_pods() {
     node.wait("the node to report no disk pressure", || {
         (condition("DiskPressure") == "False").then_some(())
     });
+    // Two pods: one that wrote 30 MiB into its emptyDir, one that wrote nothing.
+    let out = tempfile::tempdir().unwrap();
+    node.apply(&pod(
+        "hog",
+        "Always",
+        0,
+        out.path(),
+        "dd if=/dev/zero of=/scratch/blob bs=1048576 count=30 2>/dev/null; touch /out/written; sleep 3600",
+        "",
+    )
+    .replace("  volumes: [", "  volumes: [{name: scratch, emptyDir: {}}, ")
+    .replace(
+        "    volumeMounts: [",
+        "    volumeMounts: [{name: scratch, mountPath: /scratch}, ",
+    ));
+    node.apply(&pod("quiet", "Always", 0, out.path(), "sleep 3600", ""));
+    node.wait("the hog to have written", || {
+        (out.path().join("written").exists()
+            && node.get("pod/quiet", "{.status.phase}") == "Running")
+            .then_some(())
+    });
 
     // Leave 10% free: under upstream's 15% threshold for the image file system.
     let fs = rustix::fs::statvfs(&data).unwrap();
     let total = fs.f_blocks * fs.f_frsize;
     let filler = data.join("filler");
-    let size = (fs.f_bavail * fs.f_frsize).saturating_sub(total / 10);
+    let size = (fs.f_bfree * fs.f_frsize).saturating_sub(total / 10);
     std::fs::write(&filler, vec![0u8; size as usize]).unwrap();
     node.wait("DiskPressure", || {
         (condition("DiskPressure") == "True").then_some(())
@@ -722,6 +744,22 @@ fn a_node_short_of_disk_is_tainted_and_takes_no_new_pods() {
         "KubeletHasDiskPressure"
     );
     node.wait("the disk-pressure taint", || tainted().then_some(()));
+    // Node-pressure eviction: the pod using the most disk goes first, killed at once.
+    node.wait("the hog to be evicted", || {
+        (node.get("pod/hog", "{.status.phase}") == "Failed").then_some(())
+    });
+    assert_ne!(
+        node.get("pod/quiet", "{.status.reason}"),
+        "Evicted",
+        "the quiet pod went first"
+    );
+    assert_eq!(node.get("pod/hog", "{.status.reason}"), "Evicted");
+    let message = node.get("pod/hog", "{.status.message}");
+    assert!(
+        message.starts_with("The node was low on resource: ephemeral-storage."),
+        "{message}"
+    );
+    assert!(events(&node, "hog").contains("Evicted The node was low on resource"));
     node.apply(&pod(
         "late",
         "Always",

@@ -4,7 +4,8 @@
 //! `DeadlineExceeded`, with a `DeadlineExceeded` event; a pod whose disk emptyDir holds more
 //! than its `sizeLimit` is evicted (containers killed at once, `Failed` with reason `Evicted`,
 //! event `Evicted`). The usage is measured on each of the pod's syncs (at least every resync,
-//! 10 s), only for pods that set a limit. [`PodWorker::fail_pod`] is the shared step: stop
+//! 10 s), only for pods that set a limit. A pod node-pressure eviction chose
+//! ([`super::pressure`]) is evicted the same way. [`PodWorker::fail_pod`] is the shared step: stop
 //! everything, report the terminal status with the reason and message, stop the sandbox.
 
 use std::os::unix::fs::MetadataExt;
@@ -90,6 +91,23 @@ impl PodWorker {
             }
         }
         Ok(false)
+    }
+
+    /// Evicts the pod when node-pressure eviction chose it ([`super::pressure`]): its
+    /// containers are killed at once. Returns whether it was evicted.
+    ///
+    /// # Errors
+    /// The terminal status cannot be written.
+    pub(super) async fn check_node_pressure(&mut self) -> Result<bool, WorkerError> {
+        let Some(message) = self.kubelet.evictions.take(&self.uid()) else {
+            return Ok(false);
+        };
+        self.kubelet
+            .events
+            .warning(&self.about(None), "Evicted", &message);
+        self.fail_pod("Evicted", &message, Some(Duration::ZERO))
+            .await?;
+        Ok(true)
     }
 
     /// Ends the pod when it is past its `activeDeadlineSeconds`; otherwise lowers `next` so

@@ -28,6 +28,7 @@ pub mod log_reader;
 pub mod network;
 pub mod node;
 pub mod pods;
+pub mod pressure;
 pub mod probes;
 pub mod server;
 pub mod server_routes;
@@ -91,6 +92,8 @@ pub struct Kubelet {
     /// Turns for the runtime's heavy steps: starting a sandbox and its network, creating and
     /// starting a container (see [`RUNTIME_TURNS`]).
     pub runtime_turns: Arc<tokio::sync::Semaphore>,
+    /// Pods node-pressure eviction chose, for their workers.
+    pub evictions: pressure::Evictions,
 }
 
 /// How many sandboxes or containers are set up at once. Their set-up serialises in the
@@ -147,6 +150,7 @@ pub async fn run(
         network,
         config,
         runtime_turns: Arc::new(tokio::sync::Semaphore::new(RUNTIME_TURNS)),
+        evictions: pressure::Evictions::default(),
     });
     let pod_cidr = node::register(&kubelet).await?;
     let node_uid = Api::<Node>::all(kubelet.client.clone())
@@ -173,8 +177,9 @@ pub async fn run(
     }
     let lease = tokio::spawn(lease::run(kubelet.clone(), node_uid, shutdown.clone()));
     let status = tokio::spawn(node::run_status(kubelet.clone(), shutdown.clone()));
+    let pressure = tokio::spawn(pressure::run(kubelet.clone(), shutdown.clone()));
     let pods = pods::run(kubelet.clone(), shutdown.clone()).await;
-    let _ = tokio::join!(lease, status, import, api);
+    let _ = tokio::join!(lease, status, pressure, import, api);
     kubelet.api.nodes.unregister(&name);
     pods
 }

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use super::pressure::{EVICTION_MEMORY_KI, Pressure, meminfo_ki};
 use super::{Kubelet, KubeletError};
 use crate::runtime::images::ImageStore;
 
@@ -23,8 +24,6 @@ pub const STATUS_UPDATE_FREQUENCY: Duration = Duration::from_secs(10);
 pub const STATUS_REPORT_FREQUENCY: Duration = Duration::from_secs(300);
 /// Pods a node accepts (upstream's `maxPods` default).
 pub const MAX_PODS: u32 = 110;
-/// Memory kept back from allocatable: upstream's hard eviction threshold `memory.available<100Mi`.
-const EVICTION_MEMORY_KI: u64 = 100 * 1024;
 /// Images listed in the node's status (upstream's `nodeStatusMaxImages`).
 const MAX_IMAGES: usize = 50;
 
@@ -272,58 +271,6 @@ fn images(store: &ImageStore) -> Vec<Value> {
         .collect()
 }
 
-/// What the node is short of, measured against upstream's default hard eviction thresholds.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pressure {
-    pub memory: bool,
-    pub disk: bool,
-}
-
-/// The free share of a file system below which the node is under disk pressure: upstream's
-/// `nodefs.available<10%` and `imagefs.available<15%`; kedge keeps images and pods under one
-/// data directory, so the stricter one holds.
-const EVICTION_DISK_FREE_PERCENT: u64 = 15;
-/// Upstream's `nodefs.inodesFree<5%`.
-const EVICTION_INODES_FREE_PERCENT: u64 = 5;
-
-impl Pressure {
-    /// From `/proc/meminfo` (`MemAvailable`, upstream's `memory.available` on a host) and
-    /// the file system holding `data_dir`.
-    fn measure(data_dir: &std::path::Path) -> Pressure {
-        let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
-        let mut probe = data_dir.to_path_buf();
-        while !probe.exists() && probe.pop() {}
-        let fs = rustix::fs::statvfs(&probe).ok();
-        Pressure::from_signals(
-            meminfo_ki(&meminfo, "MemAvailable:"),
-            fs.map(|s| (s.f_bavail, s.f_blocks, s.f_favail, s.f_files)),
-        )
-    }
-
-    /// `available_ki`: available memory; `fs`: (blocks available, blocks, inodes available,
-    /// inodes). An unknown signal is no pressure.
-    fn from_signals(available_ki: Option<u64>, fs: Option<(u64, u64, u64, u64)>) -> Pressure {
-        let short = |free: u64, total: u64, percent: u64| {
-            total > 0 && free.saturating_mul(100) < total.saturating_mul(percent)
-        };
-        Pressure {
-            memory: available_ki.is_some_and(|ki| ki < EVICTION_MEMORY_KI),
-            disk: fs.is_some_and(|(bavail, blocks, favail, files)| {
-                short(bavail, blocks, EVICTION_DISK_FREE_PERCENT)
-                    || short(favail, files, EVICTION_INODES_FREE_PERCENT)
-            }),
-        }
-    }
-}
-
-fn meminfo_ki(meminfo: &str, key: &str) -> Option<u64> {
-    meminfo
-        .lines()
-        .find(|l| l.starts_with(key))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-}
-
 /// The node's conditions, without timestamps: (type, status, reason, message). PIDPressure
 /// stays false: upstream sets no default threshold for it.
 fn conditions(pressure: Pressure) -> [(&'static str, &'static str, &'static str, &'static str); 4] {
@@ -443,25 +390,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pressure_follows_upstreams_default_thresholds() {
-        let roomy = Some((50, 100, 50, 100));
-        assert_eq!(
-            Pressure::from_signals(Some(2 * 1024 * 1024), roomy),
-            Pressure::default()
-        );
-        // memory.available < 100Mi
-        assert!(Pressure::from_signals(Some(100 * 1024 - 1), roomy).memory);
-        assert!(!Pressure::from_signals(Some(100 * 1024), roomy).memory);
-        // less than 15% of the blocks, or 5% of the inodes, free
-        assert!(Pressure::from_signals(None, Some((14, 100, 50, 100))).disk);
-        assert!(!Pressure::from_signals(None, Some((15, 100, 50, 100))).disk);
-        assert!(Pressure::from_signals(None, Some((50, 100, 4, 100))).disk);
-        // unknown signals are no pressure
-        assert_eq!(Pressure::from_signals(None, None), Pressure::default());
-        assert!(!Pressure::from_signals(None, Some((0, 0, 0, 0))).disk);
-    }
-
-    #[test]
     fn conditions_say_what_the_node_is_short_of() {
         let short = conditions(Pressure {
             memory: true,
@@ -489,13 +417,5 @@ mod tests {
                 "kubelet is posting ready status"
             )
         );
-    }
-
-    #[test]
-    fn meminfo_values_are_read_by_key() {
-        let text = "MemTotal:       16384 kB\nMemFree:  100 kB\nMemAvailable:    8192 kB\n";
-        assert_eq!(meminfo_ki(text, "MemAvailable:"), Some(8192));
-        assert_eq!(meminfo_ki(text, "MemTotal:"), Some(16384));
-        assert_eq!(meminfo_ki(text, "SwapTotal:"), None);
     }
 }

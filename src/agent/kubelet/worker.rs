@@ -269,7 +269,9 @@ impl PodWorker {
         let fresh = self.sandbox.is_none();
         let began = Instant::now();
         let mut deadline = RESYNC;
-        if self.check_active_deadline(&mut deadline).await? || self.check_empty_dir_limits().await?
+        if self.check_active_deadline(&mut deadline).await?
+            || self.check_empty_dir_limits().await?
+            || self.check_node_pressure().await?
         {
             return Ok(Next::After(Duration::from_secs(3600)));
         }
