@@ -59,6 +59,10 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Work still on the blocking pool is not waited for: a pod's worker may be stopping a
+    // container that ignores SIGTERM for the rest of its grace period, which its shim (a
+    // process of its own) carries on with; dropping the runtime would wait for it.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

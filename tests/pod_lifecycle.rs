@@ -4,7 +4,8 @@
 //! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory; emptyDir sizeLimit
 //! eviction; a persistentVolumeClaim bound to a hostPath PV; a node whose data dir's file
 //! system fills up reporting DiskPressure, evicting the pod that uses the most disk, tainted
-//! and refusing new pods until space is freed.
+//! and refusing new pods until space is freed; the server stopping at once while a pod it
+//! is deleting has a long grace period left.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -785,4 +786,31 @@ fn a_node_short_of_disk_is_tainted_and_takes_no_new_pods() {
     node.wait("the pod to run", || {
         (node.get("pod/late", "{.status.phase}") == "Running").then_some(())
     });
+}
+
+#[test]
+fn the_server_stops_at_once_while_a_pod_uses_its_grace_period() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let mut node = Node::start();
+    let out = tempfile::tempdir().unwrap();
+    node.apply(&pod(
+        "stubborn",
+        "Always",
+        600,
+        out.path(),
+        "trap '' TERM QUIT; touch /out/started; while true; do sleep 1; done",
+        "",
+    ));
+    node.wait("the stubborn pod to run", || {
+        out.path().join("started").exists().then_some(())
+    });
+    node.kubectl(&["delete", "pod", "stubborn", "--wait=false"]);
+    node.wait("the kubelet to be stopping the container", || {
+        events(&node, "stubborn").contains("Killing").then_some(())
+    });
+    // The container has 600 s to stop; the server does not wait for that (its shim does),
+    // and stop() fails the test unless the server exits within 10 s of SIGTERM.
+    node.cluster.stop();
 }
