@@ -585,6 +585,13 @@ spec:
         node.get("pod/hoarder", "{.status.reason}|{.status.message}"),
         r#"Evicted|Usage of EmptyDir volume "scratch" exceeds the limit "1Mi"."#
     );
+    assert_eq!(
+        node.get(
+            "pod/hoarder",
+            "{.status.conditions[?(@.type==\"DisruptionTarget\")].status} {.status.conditions[?(@.type==\"DisruptionTarget\")].reason}"
+        ),
+        "True TerminationByKubelet"
+    );
     // Killed at once (the pod is reported Failed first): sh as PID 1 ignores the stop signal,
     // so only SIGKILL ends it.
     node.wait("the container of pod hoarder to be killed", || {
@@ -761,6 +768,13 @@ fn a_node_short_of_disk_is_tainted_and_takes_no_new_pods() {
         "{message}"
     );
     assert!(events(&node, "hog").contains("Evicted The node was low on resource"));
+    assert_eq!(
+        node.get(
+            "pod/hog",
+            "{.status.conditions[?(@.type==\"DisruptionTarget\")].reason}"
+        ),
+        "TerminationByKubelet"
+    );
     node.apply(&pod(
         "late",
         "Always",

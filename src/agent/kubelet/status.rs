@@ -197,6 +197,19 @@ fn condition(
     c
 }
 
+/// The condition upstream adds to a pod the kubelet evicts: `DisruptionTarget`, reason
+/// `TerminationByKubelet`, with the eviction's message.
+pub fn disruption_target(pod: &Pod, message: &str, now: &str) -> Value {
+    condition(
+        pod,
+        "DisruptionTarget",
+        true,
+        Some("TerminationByKubelet"),
+        Some(message.to_string()),
+        now,
+    )
+}
+
 /// Whether an init container is a sidecar (`restartPolicy: Always`).
 pub fn is_sidecar(container: &Container) -> bool {
     container.restart_policy.as_deref() == Some("Always")

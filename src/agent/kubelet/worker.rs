@@ -825,6 +825,11 @@ impl PodWorker {
             status["phase"] = json!("Failed");
             status["reason"] = json!(reason);
             status["message"] = json!(message);
+            if reason == "Evicted"
+                && let Some(conditions) = status["conditions"].as_array_mut()
+            {
+                conditions.push(status::disruption_target(&self.pod, message, &observed.now));
+            }
         }
         let phase = status["phase"].as_str().unwrap_or_default().to_string();
         self.write_status(status).await?;
