@@ -5,7 +5,7 @@
 //! eviction; a persistentVolumeClaim bound to a hostPath PV; a node whose data dir's file
 //! system fills up reporting DiskPressure, evicting the pod that uses the most disk, tainted
 //! and refusing new pods until space is freed; the server stopping at once while a pod it
-//! is deleting has a long grace period left.
+//! is deleting has a long grace period left; service links in the environment.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -827,4 +827,67 @@ fn the_server_stops_at_once_while_a_pod_uses_its_grace_period() {
     // The container has 600 s to stop; the server does not wait for that (its shim does),
     // and stop() fails the test unless the server exits within 10 s of SIGTERM.
     node.cluster.stop();
+}
+
+#[test]
+fn service_links_are_in_the_environment() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start();
+    let out = tempfile::tempdir().unwrap();
+    // The conformance test's Service (no selector needed: only its cluster IP matters).
+    node.apply(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {name: fooservice}
+spec:
+  ports: [{port: 8765, targetPort: 8080, protocol: TCP}]
+"#,
+    );
+    let ip = node.get("service/fooservice", "{.spec.clusterIP}");
+    assert!(!ip.is_empty());
+    node.apply(&pod(
+        "linked",
+        "Always",
+        0,
+        out.path(),
+        "env > /out/linked.tmp; mv /out/linked.tmp /out/linked; sleep 3600",
+        "",
+    ));
+    node.apply(
+        &pod(
+            "unlinked",
+            "Always",
+            0,
+            out.path(),
+            "env > /out/unlinked.tmp; mv /out/unlinked.tmp /out/unlinked; sleep 3600",
+            "",
+        )
+        .replace("spec:\n", "spec:\n  enableServiceLinks: false\n"),
+    );
+    node.wait("both pods to have written their environment", || {
+        (out.path().join("linked").exists() && out.path().join("unlinked").exists()).then_some(())
+    });
+    let linked = read(out.path(), "linked");
+    for line in [
+        format!("FOOSERVICE_SERVICE_HOST={ip}"),
+        "FOOSERVICE_SERVICE_PORT=8765".to_string(),
+        format!("FOOSERVICE_PORT=tcp://{ip}:8765"),
+        format!("FOOSERVICE_PORT_8765_TCP=tcp://{ip}:8765"),
+        "FOOSERVICE_PORT_8765_TCP_PROTO=tcp".to_string(),
+        "FOOSERVICE_PORT_8765_TCP_PORT=8765".to_string(),
+        format!("FOOSERVICE_PORT_8765_TCP_ADDR={ip}"),
+        "KUBERNETES_SERVICE_PORT_HTTPS=443".to_string(),
+    ] {
+        assert!(
+            linked.lines().any(|l| l == line),
+            "{line} missing from:\n{linked}"
+        );
+    }
+    // enableServiceLinks: false keeps only the kubernetes Service's variables.
+    let unlinked = read(out.path(), "unlinked");
+    assert!(!unlinked.contains("FOOSERVICE_"), "{unlinked}");
+    assert!(unlinked.contains("KUBERNETES_SERVICE_HOST="), "{unlinked}");
 }

@@ -315,7 +315,11 @@ pub async fn container_config(
     let service_ip = IpAddr::V4(std::net::Ipv4Addr::from(
         u32::from(kubelet.config.service_cidr.network()) + 1,
     ));
-    let service_env = env::kubernetes_service_env(service_ip);
+    let namespace_services = match pod.spec.as_ref().and_then(|s| s.enable_service_links) {
+        Some(false) => Vec::new(),
+        _ => sources.services().await?,
+    };
+    let service_env = env::service_env(&env::pod_service_links(service_ip, &namespace_services));
     let env = env::resolve(
         sources,
         pod,

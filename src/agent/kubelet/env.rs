@@ -1,5 +1,8 @@
-//! A container's environment as upstream's kubelet builds it: the `KUBERNETES_SERVICE_*`
-//! variables of the `kubernetes` Service, then `envFrom` (ConfigMaps and Secrets, with their
+//! A container's environment as upstream's kubelet builds it: the service links (for the
+//! `kubernetes` Service, and unless the pod sets `enableServiceLinks: false`, for every
+//! Service of its namespace that has a cluster IP: `<NAME>_SERVICE_HOST`, `_SERVICE_PORT`,
+//! `_SERVICE_PORT_<PORT NAME>` and Docker's link variables `<NAME>_PORT`,
+//! `<NAME>_PORT_<port>_<PROTO>[_PROTO|_PORT|_ADDR]`), then `envFrom` (ConfigMaps and Secrets, with their
 //! prefix), then `env` in order — literal values with `$(VAR)` references expanded against
 //! what came before, or `valueFrom` a field of the pod, a resource of the container, a
 //! ConfigMap key or a Secret key. Later entries win.
@@ -7,8 +10,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
-use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret};
-use kube::api::Api;
+use k8s_openapi::api::core::v1::{ConfigMap, Container, Pod, Secret, Service};
+use kube::api::{Api, ListParams};
 
 use crate::runtime::config::EnvVar;
 
@@ -33,6 +36,11 @@ pub enum EnvError {
         kind: &'static str,
         namespace: String,
         name: String,
+        source: Box<kube::Error>,
+    },
+    #[error("cannot list the Services of namespace {namespace} for the service links: {source}")]
+    ListServices {
+        namespace: String,
         source: Box<kube::Error>,
     },
     #[error("unsupported fieldRef {0:?}")]
@@ -76,22 +84,110 @@ pub fn expand(input: &str, lookup: &dyn Fn(&str) -> Option<String>) -> String {
     out
 }
 
-/// Upstream's `KUBERNETES_SERVICE_*` variables for the `kubernetes` Service at `ip`:443.
-pub fn kubernetes_service_env(ip: IpAddr) -> Vec<EnvVar> {
-    let var = |name: &str, value: String| EnvVar {
-        name: name.into(),
-        value,
-    };
-    vec![
-        var("KUBERNETES_SERVICE_HOST", ip.to_string()),
-        var("KUBERNETES_SERVICE_PORT", "443".into()),
-        var("KUBERNETES_SERVICE_PORT_HTTPS", "443".into()),
-        var("KUBERNETES_PORT", format!("tcp://{ip}:443")),
-        var("KUBERNETES_PORT_443_TCP", format!("tcp://{ip}:443")),
-        var("KUBERNETES_PORT_443_TCP_PROTO", "tcp".into()),
-        var("KUBERNETES_PORT_443_TCP_PORT", "443".into()),
-        var("KUBERNETES_PORT_443_TCP_ADDR", ip.to_string()),
-    ]
+/// A Service as its link variables need it: name, cluster IP, ports (name, port, protocol).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceLink {
+    pub name: String,
+    pub cluster_ip: String,
+    pub ports: Vec<(String, i32, String)>,
+}
+
+impl ServiceLink {
+    /// The link of `service`, if it has a cluster IP (headless and ExternalName Services
+    /// have none) and a port.
+    pub fn of(service: &Service) -> Option<ServiceLink> {
+        let spec = service.spec.as_ref()?;
+        let ip = spec
+            .cluster_ip
+            .as_deref()
+            .filter(|ip| !ip.is_empty() && *ip != "None")?;
+        let ports: Vec<(String, i32, String)> = spec
+            .ports
+            .iter()
+            .flatten()
+            .map(|p| {
+                (
+                    p.name.clone().unwrap_or_default(),
+                    p.port,
+                    p.protocol.clone().unwrap_or_else(|| "TCP".into()),
+                )
+            })
+            .collect();
+        let name = service.metadata.name.clone()?;
+        (!ports.is_empty()).then(|| ServiceLink {
+            name,
+            cluster_ip: ip.to_string(),
+            ports,
+        })
+    }
+
+    /// The `kubernetes` Service at `ip`:443 (port `https`).
+    pub fn kubernetes(ip: IpAddr) -> ServiceLink {
+        ServiceLink {
+            name: "kubernetes".into(),
+            cluster_ip: ip.to_string(),
+            ports: vec![("https".into(), 443, "TCP".into())],
+        }
+    }
+}
+
+/// Upstream's variables for `links` (`envvars.FromServices`), in the order given.
+pub fn service_env(links: &[ServiceLink]) -> Vec<EnvVar> {
+    let var = |name: String, value: String| EnvVar { name, value };
+    let env_name = |s: &str| s.replace('-', "_").to_uppercase();
+    let mut out = Vec::new();
+    for link in links {
+        let prefix = env_name(&link.name);
+        let ip = &link.cluster_ip;
+        out.push(var(format!("{prefix}_SERVICE_HOST"), ip.clone()));
+        out.push(var(
+            format!("{prefix}_SERVICE_PORT"),
+            link.ports[0].1.to_string(),
+        ));
+        for (name, port, _) in link.ports.iter().filter(|p| !p.0.is_empty()) {
+            out.push(var(
+                format!("{prefix}_SERVICE_PORT_{}", env_name(name)),
+                port.to_string(),
+            ));
+        }
+        for (i, (_, port, protocol)) in link.ports.iter().enumerate() {
+            let lower = protocol.to_lowercase();
+            let host_port = match ip.parse::<IpAddr>() {
+                Ok(IpAddr::V6(_)) => format!("[{ip}]:{port}"),
+                _ => format!("{ip}:{port}"),
+            };
+            if i == 0 {
+                out.push(var(
+                    format!("{prefix}_PORT"),
+                    format!("{lower}://{host_port}"),
+                ));
+            }
+            let port_prefix = format!("{prefix}_PORT_{port}_{}", protocol.to_uppercase());
+            out.push(var(port_prefix.clone(), format!("{lower}://{host_port}")));
+            out.push(var(format!("{port_prefix}_PROTO"), lower));
+            out.push(var(format!("{port_prefix}_PORT"), port.to_string()));
+            out.push(var(format!("{port_prefix}_ADDR"), ip.clone()));
+        }
+    }
+    out
+}
+
+/// The links a pod's containers get: the namespace's Services (`namespace_services`, empty
+/// when the pod sets `enableServiceLinks: false`) sorted by name, with `kubernetes` (the
+/// default namespace's, at `kubernetes_ip`) unless the namespace has a Service of that name.
+pub fn pod_service_links(
+    kubernetes_ip: IpAddr,
+    namespace_services: &[Service],
+) -> Vec<ServiceLink> {
+    let mut links: Vec<ServiceLink> = namespace_services
+        .iter()
+        .filter_map(ServiceLink::of)
+        .collect();
+    if !links.iter().any(|l| l.name == "kubernetes") {
+        links.push(ServiceLink::kubernetes(kubernetes_ip));
+    }
+    links.sort_by(|a, b| a.name.cmp(&b.name));
+    links
 }
 
 /// ConfigMaps and Secrets read once per sync.
@@ -100,6 +196,7 @@ pub struct Sources {
     namespace: String,
     config_maps: HashMap<String, Option<BTreeMap<String, String>>>,
     secrets: HashMap<String, Option<BTreeMap<String, String>>>,
+    services: Option<Vec<Service>>,
 }
 
 impl Sources {
@@ -109,7 +206,28 @@ impl Sources {
             namespace: namespace.to_string(),
             config_maps: HashMap::new(),
             secrets: HashMap::new(),
+            services: None,
         }
+    }
+
+    /// The Services of the namespace (listed once per sync), for service links.
+    ///
+    /// # Errors
+    /// The API server failed.
+    pub async fn services(&mut self) -> Result<Vec<Service>, EnvError> {
+        if let Some(found) = &self.services {
+            return Ok(found.clone());
+        }
+        let api: Api<Service> = Api::namespaced(self.client.clone(), &self.namespace);
+        let list =
+            api.list(&ListParams::default())
+                .await
+                .map_err(|source| EnvError::ListServices {
+                    namespace: self.namespace.clone(),
+                    source: Box::new(source),
+                })?;
+        self.services = Some(list.items.clone());
+        Ok(list.items)
     }
 
     /// The data of ConfigMap `name` (text and binary keys), `None` if it does not exist.
@@ -498,16 +616,88 @@ mod tests {
         assert_eq!(expand("cost: $5 é", &lookup), "cost: $5 é");
     }
 
+    fn names_and_values(env: &[EnvVar]) -> Vec<(String, String)> {
+        env.iter()
+            .map(|v| (v.name.clone(), v.value.clone()))
+            .collect()
+    }
+
     #[test]
     fn kubernetes_service_variables() {
-        let env = kubernetes_service_env("10.43.0.1".parse().unwrap());
-        assert!(
-            env.iter()
-                .any(|v| v.name == "KUBERNETES_SERVICE_HOST" && v.value == "10.43.0.1")
+        let env = service_env(&[ServiceLink::kubernetes("10.43.0.1".parse().unwrap())]);
+        let expected = [
+            ("KUBERNETES_SERVICE_HOST", "10.43.0.1"),
+            ("KUBERNETES_SERVICE_PORT", "443"),
+            ("KUBERNETES_SERVICE_PORT_HTTPS", "443"),
+            ("KUBERNETES_PORT", "tcp://10.43.0.1:443"),
+            ("KUBERNETES_PORT_443_TCP", "tcp://10.43.0.1:443"),
+            ("KUBERNETES_PORT_443_TCP_PROTO", "tcp"),
+            ("KUBERNETES_PORT_443_TCP_PORT", "443"),
+            ("KUBERNETES_PORT_443_TCP_ADDR", "10.43.0.1"),
+        ];
+        assert_eq!(
+            names_and_values(&env),
+            expected
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect::<Vec<_>>()
         );
+    }
+
+    fn service(json: serde_json::Value) -> Service {
+        serde_json::from_value(json).unwrap()
+    }
+
+    #[test]
+    fn service_links_as_upstream_names_them() {
+        // The conformance test's fooservice, plus a named UDP port and a dashed name.
+        let services = [
+            service(serde_json::json!({"metadata": {"name": "fooservice"},
+                "spec": {"clusterIP": "10.43.0.50", "ports": [{"port": 8765, "protocol": "TCP"}]}})),
+            service(serde_json::json!({"metadata": {"name": "my-dns"},
+                "spec": {"clusterIP": "10.43.0.60", "ports": [
+                    {"name": "dns-tcp", "port": 53, "protocol": "TCP"},
+                    {"name": "dns", "port": 53, "protocol": "UDP"}]}})),
+            service(serde_json::json!({"metadata": {"name": "headless"},
+                "spec": {"clusterIP": "None", "ports": [{"port": 80}]}})),
+            service(serde_json::json!({"metadata": {"name": "external"},
+                "spec": {"type": "ExternalName", "externalName": "example.com"}})),
+        ];
+        let links = pod_service_links("10.43.0.1".parse().unwrap(), &services);
+        let names: Vec<&str> = links.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["fooservice", "kubernetes", "my-dns"]);
+        let env: std::collections::HashMap<String, String> =
+            names_and_values(&service_env(&links)).into_iter().collect();
+        for (name, value) in [
+            ("FOOSERVICE_SERVICE_HOST", "10.43.0.50"),
+            ("FOOSERVICE_SERVICE_PORT", "8765"),
+            ("FOOSERVICE_PORT", "tcp://10.43.0.50:8765"),
+            ("FOOSERVICE_PORT_8765_TCP", "tcp://10.43.0.50:8765"),
+            ("FOOSERVICE_PORT_8765_TCP_PROTO", "tcp"),
+            ("FOOSERVICE_PORT_8765_TCP_PORT", "8765"),
+            ("FOOSERVICE_PORT_8765_TCP_ADDR", "10.43.0.50"),
+            ("MY_DNS_SERVICE_PORT", "53"),
+            ("MY_DNS_SERVICE_PORT_DNS_TCP", "53"),
+            ("MY_DNS_SERVICE_PORT_DNS", "53"),
+            ("MY_DNS_PORT", "tcp://10.43.0.60:53"),
+            ("MY_DNS_PORT_53_UDP", "udp://10.43.0.60:53"),
+            ("MY_DNS_PORT_53_UDP_PROTO", "udp"),
+            ("KUBERNETES_SERVICE_HOST", "10.43.0.1"),
+        ] {
+            assert_eq!(env.get(name).map(String::as_str), Some(value), "{name}");
+        }
         assert!(
-            env.iter()
-                .any(|v| v.name == "KUBERNETES_PORT_443_TCP" && v.value == "tcp://10.43.0.1:443")
+            !env.keys()
+                .any(|k| k.starts_with("HEADLESS_") || k.starts_with("EXTERNAL_"))
         );
+    }
+
+    #[test]
+    fn a_namespace_service_called_kubernetes_replaces_the_default_one() {
+        let own = service(serde_json::json!({"metadata": {"name": "kubernetes"},
+            "spec": {"clusterIP": "10.43.0.9", "ports": [{"port": 80}]}}));
+        let links = pod_service_links("10.43.0.1".parse().unwrap(), &[own]);
+        assert_eq!(links.len(), 1);
+        assert_eq!(links[0].cluster_ip, "10.43.0.9");
     }
 }
