@@ -1,12 +1,13 @@
 //! Benchmark of the service proxy's rule sync (run by `scripts/bench-services.sh`, as root):
-//! renders the table for `--services` Services × `--endpoints` endpoints and applies it with
-//! `nft -f -` in a network namespace of its own (nothing on the host is touched, and the
-//! namespace goes away with the process), then changes one endpoint among them and syncs
-//! again, as the proxy does (only the changed Service port re-rendered, then one transaction
-//! with what changed).
+//! renders the table for `--services` Services × `--endpoints` endpoints and applies it as
+//! kedge does, over netlink, in a network namespace of its own (nothing on the host is
+//! touched, and the namespace goes away with the process), then changes one endpoint among
+//! them and syncs again, as the proxy does (only the changed Service port re-rendered, then
+//! one transaction with what changed). The same scripts are then applied with the `nft`
+//! command, the peer.
 //!
 //! Prints, as medians over `--iterations` runs: render and apply time of the full sync, and
-//! of a sync after one endpoint change; then TCP throughput in the namespace to 127.0.0.2
+//! of a sync after one endpoint change, with the nft command's apply time and the ratio; then TCP throughput in the namespace to 127.0.0.2
 //! directly and through a ClusterIP DNAT'd to it, with `ratio R` (ClusterIP / direct).
 //!
 //! Usage: `bench_proxy [--services N] [--endpoints M] [--iterations I]`
@@ -81,7 +82,7 @@ fn render(ports: &[ServicePort]) -> String {
 /// Renders and applies: the whole table when `applied` is `None`, else an update of it;
 /// returns the (render, apply) times.
 fn sync(
-    nft: &NftCommand,
+    apply: &dyn Fn(&str) -> std::io::Result<()>,
     ports: &[ServicePort],
     applied: &mut Option<Applied>,
 ) -> Result<(Duration, Duration)> {
@@ -102,7 +103,7 @@ fn sync(
     };
     let rendered = started.elapsed();
     let started = Instant::now();
-    nft.run(&["-f", "-"], &script)?;
+    apply(&script)?;
     Ok((rendered, started.elapsed()))
 }
 
@@ -135,15 +136,53 @@ fn main() -> Result<()> {
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
         .map_err(|e| format!("cannot create a network namespace (run as root): {e}"))?;
     let nft = NftCommand::default();
-    let mut ports = service_ports(services, endpoints);
+    let ports = service_ports(services, endpoints);
     let script_size = render(&ports).len();
+    let by_nft = |script: &str| nft.run(&["-f", "-"], script).map(|_| ());
+    // kedge applies over netlink; the `nft` command is the peer, on the same scripts.
+    let kedge = measure(&kedge::nftables::apply, &nft, &ports, iterations)?;
+    let peer = measure(&by_nft, &nft, &ports, iterations)?;
+    let (direct, cluster_ip) = throughput(&nft)?;
+    println!(
+        "service proxy sync: {services} Services x {endpoints} endpoints, script {} KiB, medians of {iterations}",
+        script_size / 1024
+    );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    for (what, i) in [("full sync", 0), ("one endpoint change", 1)] {
+        let goal = if i == 1 { " (goal <= 100 ms)" } else { "" };
+        let (r, a) = kedge[i];
+        println!(
+            "{what}: render {:.1} ms + apply {:.1} ms = {:.1} ms{goal}; the nft command applies it in {:.1} ms (netlink/nft ratio {:.2})",
+            ms(r),
+            ms(a),
+            ms(r + a),
+            ms(peer[i].1),
+            a.as_secs_f64() / peer[i].1.as_secs_f64().max(1e-9)
+        );
+    }
+    println!(
+        "throughput over loopback: direct {direct:.0} MB/s, through a ClusterIP {cluster_ip:.0} MB/s, ratio {:.3}",
+        cluster_ip / direct
+    );
+    Ok(())
+}
+
+/// Median (render, apply) times of the full sync and of one endpoint change, with `apply`,
+/// from an empty namespace each time.
+fn measure(
+    apply: &dyn Fn(&str) -> std::io::Result<()>,
+    nft: &NftCommand,
+    ports: &[ServicePort],
+    iterations: usize,
+) -> Result<[(Duration, Duration); 2]> {
+    let mut ports = ports.to_vec();
     let (mut full_render, mut full_apply) = (Vec::new(), Vec::new());
     let (mut one_render, mut one_apply) = (Vec::new(), Vec::new());
     for i in 0..iterations {
         // From an empty namespace: the first sync after start.
         nft.run(&["-f", "-"], "flush ruleset\n")?;
         let mut applied = None;
-        let (r, a) = sync(&nft, &ports, &mut applied)?;
+        let (r, a) = sync(apply, &ports, &mut applied)?;
         full_render.push(r);
         full_apply.push(a);
         // One endpoint of one Service replaced.
@@ -151,34 +190,14 @@ fn main() -> Result<()> {
         if let Some(endpoint) = ports.get_mut(changed).and_then(|p| p.endpoints.first_mut()) {
             endpoint.ip = Ipv4Addr::from(u32::from(endpoint.ip) ^ 0x0001_0000);
         }
-        let (r, a) = sync(&nft, &ports, &mut applied)?;
+        let (r, a) = sync(apply, &ports, &mut applied)?;
         one_render.push(r);
         one_apply.push(a);
     }
-    let (direct, cluster_ip) = throughput(&nft)?;
-    println!(
-        "service proxy sync: {services} Services x {endpoints} endpoints, script {} KiB, medians of {iterations}",
-        script_size / 1024
-    );
-    let (r, a) = (median(full_render), median(full_apply));
-    println!(
-        "full sync: render {:.1} ms + apply {:.1} ms = {:.1} ms",
-        r.as_secs_f64() * 1e3,
-        a.as_secs_f64() * 1e3,
-        (r + a).as_secs_f64() * 1e3
-    );
-    let (r, a) = (median(one_render), median(one_apply));
-    println!(
-        "one endpoint change: render {:.1} ms + apply {:.1} ms = {:.1} ms (goal <= 100 ms)",
-        r.as_secs_f64() * 1e3,
-        a.as_secs_f64() * 1e3,
-        (r + a).as_secs_f64() * 1e3
-    );
-    println!(
-        "throughput over loopback: direct {direct:.0} MB/s, through a ClusterIP {cluster_ip:.0} MB/s, ratio {:.3}",
-        cluster_ip / direct
-    );
-    Ok(())
+    Ok([
+        (median(full_render), median(full_apply)),
+        (median(one_render), median(one_apply)),
+    ])
 }
 
 /// The data path's cost in the namespace: TCP throughput to 127.0.0.2:8080 directly and

@@ -19,6 +19,7 @@ pub mod config;
 pub mod controllers;
 pub mod host;
 pub mod kubeconfig;
+pub mod nftables;
 pub mod paths;
 pub mod pki;
 pub mod runtime;

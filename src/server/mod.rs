@@ -252,14 +252,14 @@ fn start_cluster_dns(
 }
 
 /// Starts the service proxy of the server's own node (in process, like the kubelet). It
-/// leaves its rules in place when it stops; without the `nft` command it logs why and stops
-/// while the server runs on.
+/// leaves its rules in place when it stops; without nf_tables in the kernel it logs why and
+/// stops while the server runs on.
 fn start_proxy(
     state: &Arc<ApiState>,
     config: &ServerConfig,
     shutdown: &CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    use crate::agent::proxy::{self, ProxyConfig, nft::NftCommand, rules};
+    use crate::agent::proxy::{self, ProxyConfig, nft::Netlink, rules};
     let proxy_config = ProxyConfig {
         node_name: config.node.name.clone(),
         node_ip: config
@@ -274,7 +274,7 @@ fn start_proxy(
     let run = proxy::run(
         crate::api::local::client(state, "kube-proxy"),
         proxy_config,
-        Arc::new(NftCommand::default()),
+        Arc::new(Netlink),
         shutdown.child_token(),
     );
     tokio::spawn(async move {

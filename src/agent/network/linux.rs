@@ -1,6 +1,6 @@
 //! The Linux implementation of [`NetworkKernel`]: links, addresses and routes over rtnetlink
 //! (pure Rust netlink, one short-lived connection per operation), sysctls through `/proc/sys`,
-//! and nftables through the `nft` command (`nft -f -`, one transaction per script).
+//! and nftables over netlink ([`crate::nftables`], one transaction per script).
 //!
 //! Work inside a pod's network namespace uses a netlink socket opened by a short-lived thread
 //! that first joins the namespace (`setns`): a netlink socket stays bound to the namespace it
@@ -248,7 +248,7 @@ impl NetworkKernel for LinuxNetwork {
 
     async fn apply_nftables(&self, script: &str) -> io::Result<()> {
         let script = script.to_string();
-        tokio::task::spawn_blocking(move || run_nft(&script))
+        tokio::task::spawn_blocking(move || crate::nftables::apply(&script))
             .await
             .map_err(io::Error::other)?
     }
@@ -342,35 +342,4 @@ impl NetworkKernel for LinuxNetwork {
 fn is_default(route: &RouteMessage) -> bool {
     route.header.destination_prefix_length == 0
         && route.header.table == rtnetlink::packet_route::route::RouteHeader::RT_TABLE_MAIN
-}
-
-/// Runs `nft -f -` with the script on its standard input.
-fn run_nft(script: &str) -> io::Result<()> {
-    use std::io::Write;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| {
-            io::Error::new(
-                e.kind(),
-                format!("running nft: {e}; install nftables (the `nft` command)"),
-            )
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        stdin.write_all(script.as_bytes())?;
-    }
-    let output = child.wait_with_output()?;
-    if output.status.success() {
-        Ok(())
-    } else {
-        Err(io::Error::other(format!(
-            "nft -f - failed ({}): {}",
-            output.status,
-            String::from_utf8_lossy(&output.stderr).trim()
-        )))
-    }
 }

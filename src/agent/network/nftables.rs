@@ -254,6 +254,71 @@ mod tests {
         assert!(!script.contains("127.0.0.0/8"));
     }
 
+    /// The table applied over netlink lists exactly as the one `nft -f` makes, for IPv4
+    /// and IPv6 pods with host ports, and both delete scripts remove it. Needs root and the
+    /// `nft` command (to list); skips without root, fails in CI.
+    #[test]
+    fn netlink_makes_the_table_nft_makes() {
+        // SAFETY: geteuid has no preconditions.
+        if unsafe { libc::geteuid() } != 0 {
+            assert!(std::env::var_os("CI").is_none(), "needs root in CI");
+            eprintln!("skipped: needs root");
+            return;
+        }
+        let port = |host_port, protocol, host_ip: Option<&str>| HostPort {
+            host_port,
+            container_port: 80,
+            protocol,
+            host_ip: host_ip.map(|ip| ip.parse().unwrap()),
+        };
+        let v4 = ruleset(vec![PodHostPorts {
+            pod_ip: "10.42.0.5".parse().unwrap(),
+            host_ports: vec![
+                port(8080, Protocol::Tcp, None),
+                port(5353, Protocol::Udp, Some("192.0.2.2")),
+                port(9090, Protocol::Sctp, Some("0.0.0.0")),
+            ],
+        }]);
+        let v6 = Ruleset {
+            table: "kedge",
+            bridge: "cni0",
+            cluster_cidr: "fd00:42::/56".parse().unwrap(),
+            pods: vec![PodHostPorts {
+                pod_ip: "fd00:42::5".parse().unwrap(),
+                host_ports: vec![port(8080, Protocol::Tcp, Some("fd00::1"))],
+            }],
+        }
+        .render();
+        let scripts = vec![
+            ruleset(Vec::new()),
+            v4,
+            v6,
+            delete_script("kedge"),
+            delete_script("kedge"),
+        ];
+        let nft = |script: &str| {
+            use std::io::Write;
+            let mut child = std::process::Command::new("nft")
+                .args(["-f", "-"])
+                .stdin(std::process::Stdio::piped())
+                .spawn()?;
+            child.stdin.take().unwrap().write_all(script.as_bytes())?;
+            match child.wait()?.success() {
+                true => Ok(()),
+                false => Err(std::io::Error::other("nft failed")),
+            }
+        };
+        let by_nft = crate::nftables::listings(&scripts, "inet kedge", nft);
+        let by_netlink = crate::nftables::listings(&scripts, "inet kedge", crate::nftables::apply);
+        assert!(
+            by_nft[1].contains("dnat ip to 10.42.0.5:80"),
+            "{}",
+            by_nft[1]
+        );
+        assert_eq!(by_nft[3], "");
+        assert_eq!(by_nft, by_netlink);
+    }
+
     #[test]
     fn delete_script_tolerates_a_missing_table() {
         assert_eq!(

@@ -169,28 +169,27 @@ fn the_kernel_accepts_the_updates() {
         eprintln!("skipped: nft needs root");
         return;
     }
-    std::thread::spawn(|| {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        let nft = crate::agent::proxy::nft::NftCommand::default();
-        let apply = |script: &str| {
-            if let Err(error) = nft.run(&["-f", "-"], script) {
-                panic!("{error}\n{script}");
-            }
-        };
-        let steps = steps();
-        let mut applied = Applied::new(&ruleset(&steps[0]));
-        apply(&applied.full_script());
-        for ports in &steps[1..] {
-            apply(&applied.update(&ruleset(ports)).unwrap().script);
-            let listed = nft
-                .run(&["list", "table", "ip", DEFAULT_TABLE], "")
-                .unwrap();
-            for port in ports {
-                assert!(listed.contains(&port.cluster_ip.to_string()), "{listed}");
-            }
+    // Applied with `nft` and over netlink, which must list the same table after each step.
+    let steps = steps();
+    let mut applied = Applied::new(&ruleset(&steps[0]));
+    let mut scripts = vec![applied.full_script()];
+    for ports in &steps[1..] {
+        scripts.push(applied.update(&ruleset(ports)).unwrap().script);
+    }
+    scripts.push(crate::agent::proxy::rules::delete_script(DEFAULT_TABLE));
+    let nft = crate::agent::proxy::nft::NftCommand::default();
+    let table = format!("ip {DEFAULT_TABLE}");
+    let by_nft = crate::nftables::listings(&scripts, &table, move |script| {
+        nft.run(&["-f", "-"], script).map(|_| ())
+    });
+    let by_netlink = crate::nftables::listings(&scripts, &table, crate::nftables::apply);
+    for (listed, ports) in by_nft.iter().zip(&steps) {
+        for port in ports {
+            assert!(listed.contains(&port.cluster_ip.to_string()), "{listed}");
         }
-        apply(&crate::agent::proxy::rules::delete_script(DEFAULT_TABLE));
-    })
-    .join()
-    .unwrap();
+    }
+    assert_eq!(by_nft.last().map(String::as_str), Some(""));
+    for (nft, netlink) in by_nft.iter().zip(&by_netlink) {
+        assert_eq!(nft, netlink);
+    }
 }

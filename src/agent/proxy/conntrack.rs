@@ -13,10 +13,7 @@ use std::io;
 use std::net::Ipv4Addr;
 use std::os::fd::{AsRawFd, OwnedFd};
 
-use nix::sys::socket::{
-    AddressFamily, MsgFlags, NetlinkAddr, SockFlag, SockProtocol, SockType, bind, recv, send,
-    socket,
-};
+use nix::sys::socket::{MsgFlags, recv, send};
 
 use super::model::{Endpoint, Protocol, ServicePort};
 
@@ -203,15 +200,7 @@ struct Ctnetlink {
 
 impl Ctnetlink {
     fn open() -> io::Result<Ctnetlink> {
-        let fd = socket(
-            AddressFamily::Netlink,
-            SockType::Raw,
-            SockFlag::SOCK_CLOEXEC,
-            SockProtocol::NetlinkNetFilter,
-        )
-        .map_err(|e| io::Error::other(format!("cannot open a ctnetlink socket: {e}")))?;
-        bind(fd.as_raw_fd(), &NetlinkAddr::new(0, 0))
-            .map_err(|e| io::Error::other(format!("cannot bind the ctnetlink socket: {e}")))?;
+        let fd = crate::nftables::netfilter_socket("ctnetlink")?;
         Ok(Ctnetlink { fd, sequence: 0 })
     }
 

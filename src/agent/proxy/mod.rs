@@ -9,7 +9,8 @@
 //! - [`applied`]: the table as applied, per Service port, and the update rendering only the
 //!   Service ports whose inputs changed;
 //! - [`conntrack`]: clearing the UDP flows of removed endpoints (over ctnetlink);
-//! - [`nft`]: the kernel boundary ([`nft::RuleApplier`]): for now the `nft` command, `nft -f -`;
+//! - [`nft`]: the kernel boundary ([`nft::RuleApplier`]): nf_tables over netlink
+//!   ([`crate::nftables`]);
 //! - [`servicelb`]: the built-in ServiceLB writing LoadBalancer Services' ingress addresses.
 //!
 //! Bursts of changes are coalesced for [`SYNC_DELAY`], then what changed is applied: the whole
@@ -76,8 +77,8 @@ pub enum ProxyError {
 /// Runs the service proxy until `shutdown` is cancelled.
 ///
 /// # Errors
-/// Only when `applier` is unavailable (no `nft` command); watch errors are retried and failed
-/// applies tried again after [`RETRY_DELAY`].
+/// Only when `applier` is unavailable (no nf_tables in the kernel); watch errors are retried
+/// and failed applies tried again after [`RETRY_DELAY`].
 pub async fn run(
     client: kube::Client,
     config: ProxyConfig,
@@ -86,7 +87,7 @@ pub async fn run(
 ) -> Result<(), ProxyError> {
     info!(
         table = %format!("{} {}", rules::FAMILY, config.table),
-        "service proxy starting; it needs the nft command (it programs nftables with `nft -f -`)"
+        "service proxy starting; it programs nf_tables over netlink (no nft command needed)"
     );
     applier
         .available()

@@ -1,6 +1,7 @@
 //! The service proxy's kernel boundary: applying an nftables script as one transaction,
-//! behind [`RuleApplier`], with the `nft` command ([`NftCommand`], `nft -f -`) as the Linux
-//! implementation for now and a recording fake ([`RecordingApplier`]) for unit tests.
+//! behind [`RuleApplier`]: over netlink ([`Netlink`], [`crate::nftables`]) on Linux, a
+//! recording fake ([`RecordingApplier`]) for unit tests, and the `nft` command
+//! ([`NftCommand`], `nft -f -`), which the kernel tests and the benchmark compare kedge with.
 
 use std::io::{self, Write};
 use std::process::{Command, Stdio};
@@ -15,6 +16,26 @@ pub trait RuleApplier: Send + Sync {
     async fn available(&self) -> io::Result<()>;
     /// Applies a script as one transaction.
     async fn apply(&self, script: &str) -> io::Result<()>;
+}
+
+/// nf_tables programmed over netlink: no `nft` command needed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Netlink;
+
+#[async_trait]
+impl RuleApplier for Netlink {
+    async fn available(&self) -> io::Result<()> {
+        tokio::task::spawn_blocking(crate::nftables::available)
+            .await
+            .map_err(io::Error::other)?
+    }
+
+    async fn apply(&self, script: &str) -> io::Result<()> {
+        let script = script.to_string();
+        tokio::task::spawn_blocking(move || crate::nftables::apply(&script))
+            .await
+            .map_err(io::Error::other)?
+    }
 }
 
 /// The `nft` command.

@@ -479,40 +479,37 @@ fn the_kernel_accepts_the_scripts() {
         }
     }
     // Applied for real in a network namespace of a thread of its own (the `nft` children
-    // inherit it; the namespace goes with the thread): the whole table, then updates.
+    // inherit it; the namespace goes with the thread): the whole table, then updates; once
+    // with the `nft` command and once over netlink, which must leave the same table.
     let mut changed = ports.to_vec();
     changed[0].endpoints.remove(0);
     changed[1].affinity_timeout = None;
     changed.remove(3);
-    std::thread::spawn(move || {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
-        let apply = |script: &str| {
-            if let Err(error) = nft.run(&["-f", "-"], script) {
-                panic!("{error}\n{script}");
-            }
-        };
-        let list = || {
-            nft.run(&["list", "table", "ip", DEFAULT_TABLE], "")
-                .unwrap()
-        };
-        let first = build(&ports);
-        apply(&first.full_script());
-        assert!(list().contains("10.42.1.8"));
-        let second = build(&changed);
-        apply(&second.update_script(&first).unwrap());
-        let listed = list();
-        assert!(
-            !listed.contains("ep-default/web/tcp/http__10.42.0.7/8080"),
-            "{listed}"
-        );
-        assert!(!listed.contains("affinity-default/local/"), "{listed}");
-        assert!(!listed.contains("udp"), "{listed}");
-        let third = build(&[]);
-        apply(&third.update_script(&second).unwrap());
-        let listed = list();
-        assert!(!listed.contains("10.42."), "{listed}");
-        apply(&delete_script(DEFAULT_TABLE));
-    })
-    .join()
-    .unwrap();
+    let first = build(&ports);
+    let second = build(&changed);
+    let third = build(&[]);
+    let scripts = vec![
+        first.full_script(),
+        second.update_script(&first).unwrap(),
+        third.update_script(&second).unwrap(),
+        delete_script(DEFAULT_TABLE),
+    ];
+    let table = format!("ip {DEFAULT_TABLE}");
+    let by_nft = crate::nftables::listings(&scripts, &table, move |script| {
+        nft.run(&["-f", "-"], script).map(|_| ())
+    });
+    let by_netlink = crate::nftables::listings(&scripts, &table, crate::nftables::apply);
+    assert!(by_nft[0].contains("10.42.1.8"), "{}", by_nft[0]);
+    let listed = &by_nft[1];
+    assert!(
+        !listed.contains("ep-default/web/tcp/http__10.42.0.7/8080"),
+        "{listed}"
+    );
+    assert!(!listed.contains("affinity-default/local/"), "{listed}");
+    assert!(!listed.contains("udp"), "{listed}");
+    assert!(!by_nft[2].contains("10.42."), "{}", by_nft[2]);
+    assert_eq!(by_nft[3], "");
+    for (nft, netlink) in by_nft.iter().zip(&by_netlink) {
+        assert_eq!(nft, netlink);
+    }
 }
