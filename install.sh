@@ -582,6 +582,10 @@ if command -v nft >/dev/null 2>&1; then
                 ;;
         esac
     done
+elif [ -x "$KEDGE_BIN" ]; then
+    # kedge programs nf_tables over netlink and needs no nft command: it deletes its tables.
+    say "$KEDGE_BIN delete-nftables"
+    "$KEDGE_BIN" delete-nftables || true
 fi
 exit 0
 EOF

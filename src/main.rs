@@ -13,6 +13,16 @@ fn main() -> ExitCode {
     if args.get(1).is_some_and(|a| a == "shim") {
         return kedge::runtime::shim::main(args);
     }
+    // Internal to kedge-killall.sh, for hosts without the `nft` command.
+    if args.get(1).is_some_and(|a| a == "delete-nftables") {
+        return match kedge::nftables::delete_kedge_tables() {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("kedge: cannot delete kedge's nftables tables: {error}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let parsed = match cli::parse_from(std::env::args_os()) {
         Ok(parsed) => parsed,
         Err(CliError::Clap(error)) => error.exit(),

@@ -44,6 +44,24 @@ pub fn apply(script: &str) -> io::Result<()> {
     socket.transaction(&messages)
 }
 
+/// kedge's tables: the pod network's and the service proxy's (default names).
+pub const KEDGE_TABLES: [(&str, &str); 2] = [("inet", "kedge"), ("ip", "kedge-proxy")];
+
+/// Deletes kedge's tables ([`KEDGE_TABLES`]) where they exist, as `kedge-killall.sh` does
+/// with the `nft` command when the host has it.
+///
+/// # Errors
+/// When nf_tables refuses (a table that does not exist is not an error).
+pub fn delete_kedge_tables() -> io::Result<()> {
+    for (family, name) in KEDGE_TABLES {
+        // Declared first, so that the delete never finds it missing.
+        apply(&format!(
+            "table {family} {name}\ndelete table {family} {name}\n"
+        ))?;
+    }
+    Ok(())
+}
+
 /// Whether nf_tables can be programmed here: a netlink socket to it opens and answers.
 ///
 /// # Errors
