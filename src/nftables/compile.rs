@@ -406,8 +406,7 @@ impl Compiler {
         elements: &[&str],
         statement: &str,
     ) -> io::Result<()> {
-        let mut list = Attrs::default();
-        let mut any = false;
+        let mut list = Vec::new();
         for element in elements.iter().filter(|e| !e.is_empty()) {
             let (key, verdict) = match element.split_once(" : ") {
                 Some((key, verdict)) => (key.trim(), Some(verdict.trim())),
@@ -424,28 +423,57 @@ impl Compiler {
                     }
                     None => None,
                 };
-            netlink::element(&mut list, &key, verdict.as_ref());
-            any = true;
+            let mut encoded = Attrs::default();
+            netlink::element(&mut encoded, &key, verdict.as_ref());
+            list.push(encoded);
         }
-        if !any {
-            return Ok(());
-        }
-        let mut attrs = Attrs::default();
-        attrs.string(NFTA_SET_ELEM_LIST_TABLE, &table.name);
-        attrs.string(NFTA_SET_ELEM_LIST_SET, set);
-        if let Some(id) = self.set_id(table, set) {
-            attrs.u32(NFTA_SET_ELEM_LIST_SET_ID, id);
-        }
-        attrs.nested(NFTA_SET_ELEM_LIST_ELEMENTS, |l| {
-            l.0.extend_from_slice(&list.0)
-        });
+        let id = self.set_id(table, set);
+        self.push_elements(table, set, id, delete, &list, statement);
+        Ok(())
+    }
+
+    /// Element messages for `set`: as many as keep each list of elements within a netlink
+    /// attribute's 64 KiB (a map of 1,000 Services does not fit in one).
+    fn push_elements(
+        &mut self,
+        table: &Table,
+        set: &str,
+        set_id: Option<u32>,
+        delete: bool,
+        elements: &[Attrs],
+        statement: &str,
+    ) {
         let (kind, flags) = if delete {
             (Kind::DelSetElem, 0)
         } else {
             (Kind::NewSetElem, NLM_F_CREATE)
         };
-        self.push(kind, flags, table, attrs, statement);
-        Ok(())
+        let mut rest = elements;
+        while !rest.is_empty() {
+            let mut size = 0;
+            let count = rest
+                .iter()
+                .take_while(|e| {
+                    size += e.0.len();
+                    size <= MAX_ELEMENTS_BYTES
+                })
+                .count()
+                .max(1);
+            let (chunk, after) = rest.split_at(count.min(rest.len()));
+            rest = after;
+            let mut attrs = Attrs::default();
+            attrs.string(NFTA_SET_ELEM_LIST_TABLE, &table.name);
+            attrs.string(NFTA_SET_ELEM_LIST_SET, set);
+            if let Some(id) = set_id {
+                attrs.u32(NFTA_SET_ELEM_LIST_SET_ID, id);
+            }
+            attrs.nested(NFTA_SET_ELEM_LIST_ELEMENTS, |l| {
+                for element in chunk {
+                    l.0.extend_from_slice(&element.0);
+                }
+            });
+            self.push(kind, flags, table, attrs, statement);
+        }
     }
 
     /// Appends a rule to `chain`.
@@ -1033,7 +1061,7 @@ impl Compiler {
     /// A constant anonymous verdict map from integers (`0 : goto a, 1 : goto b`), created
     /// ahead of the rule using it; returns its id in the batch.
     fn anonymous_map(&mut self, table: &Table, inner: &str, statement: &str) -> io::Result<u32> {
-        let mut list = Attrs::default();
+        let mut list = Vec::new();
         let mut count = 0u32;
         for element in inner.split(',').map(str::trim).filter(|e| !e.is_empty()) {
             let (key, verdict) = element
@@ -1046,7 +1074,9 @@ impl Compiler {
             let words: Vec<&str> = verdict.split_whitespace().collect();
             let verdict = parse_verdict(&words)
                 .ok_or_else(|| unsupported(statement, "a vmap element maps to a verdict"))?;
-            netlink::element(&mut list, &ne32(key), Some(&verdict));
+            let mut encoded = Attrs::default();
+            netlink::element(&mut encoded, &ne32(key), Some(&verdict));
+            list.push(encoded);
             count += 1;
         }
         let id = self.new_set_id();
@@ -1069,17 +1099,13 @@ impl Compiler {
         user_data.extend_from_slice(&1u32.to_ne_bytes());
         attrs.put(NFTA_SET_USERDATA, &user_data);
         self.push(Kind::NewSet, NLM_F_CREATE, table, attrs, statement);
-        let mut attrs = Attrs::default();
-        attrs.string(NFTA_SET_ELEM_LIST_TABLE, &table.name);
-        attrs.string(NFTA_SET_ELEM_LIST_SET, ANONYMOUS_MAP);
-        attrs.u32(NFTA_SET_ELEM_LIST_SET_ID, id);
-        attrs.nested(NFTA_SET_ELEM_LIST_ELEMENTS, |l| {
-            l.0.extend_from_slice(&list.0)
-        });
-        self.push(Kind::NewSetElem, NLM_F_CREATE, table, attrs, statement);
+        self.push_elements(table, ANONYMOUS_MAP, Some(id), false, &list, statement);
         Ok(id)
     }
 }
+
+/// The most bytes of elements one message carries (a netlink attribute holds < 64 KiB).
+const MAX_ELEMENTS_BYTES: usize = 32 * 1024;
 
 /// The name the kernel numbers an anonymous set by.
 const ANONYMOUS_MAP: &str = "__map%d";

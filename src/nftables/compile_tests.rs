@@ -241,3 +241,15 @@ fn kedges_tables_are_deleted_and_others_kept() {
     assert!(gone[0].contains("table inet kedge"), "{gone:?}");
     assert_eq!(gone[1], "");
 }
+
+#[test]
+fn large_element_lists_are_split_into_messages_under_the_attribute_limit() {
+    let elements: Vec<String> = (0..3000)
+        .map(|i| format!("10.43.{}.{} . tcp . 80 : goto svc-{i}", i / 256, i % 256))
+        .collect();
+    let script = format!("add element ip t service-ips {{ {} }}", elements.join(", "));
+    let messages = compile(&script).unwrap();
+    assert!(messages.len() > 1, "{}", messages.len());
+    assert!(messages.iter().all(|m| m.kind == Kind::NewSetElem));
+    assert!(messages.iter().all(|m| m.attrs.0.len() < 40 * 1024));
+}

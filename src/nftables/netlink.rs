@@ -164,11 +164,14 @@ impl Attrs {
         self.put(kind, &data);
     }
 
+    /// An attribute holding attributes; at most 64 KiB (callers keep element lists under
+    /// that, and a rule's expressions are far smaller), longer is cut at the limit, which
+    /// the kernel refuses.
     pub fn nested(&mut self, kind: u16, fill: impl FnOnce(&mut Attrs)) {
         let start = self.0.len();
         self.0.extend_from_slice(&[0, 0, 0, 0]);
         fill(self);
-        let len = (self.0.len() - start) as u16;
+        let len = u16::try_from(self.0.len() - start).unwrap_or(u16::MAX);
         self.0[start..start + 2].copy_from_slice(&len.to_ne_bytes());
         self.0[start + 2..start + 4].copy_from_slice(&(kind | NLA_F_NESTED).to_ne_bytes());
     }
