@@ -645,25 +645,33 @@ fn node_changes(nodes: Api<Node>) -> impl futures::Stream<Item = ()> + Send + 's
     })
 }
 
-pub async fn run(ctx: Context, shutdown: CancellationToken) {
-    let sets: Api<DaemonSet> = Api::all(ctx.client.clone());
-    let pods: Api<Pod> = Api::all(ctx.client.clone());
-    let nodes: Api<Node> = Api::all(ctx.client.clone());
-    let for_pods = ctx.clone();
-    Controller::new(sets, watcher::Config::default())
-        .watches(pods, watcher::Config::default(), move |pod: Pod| {
-            controller_ref::owners_to_sync(&for_pods, &pod.metadata, |ds: &DaemonSet, labels| {
-                ds.spec
-                    .as_ref()
-                    .and_then(|s| controller_ref::selector(&s.selector))
-                    .is_some_and(|s| s.matches(labels))
+/// The controller; it subscribes to the shared pod events at once, the rest runs when
+/// polled.
+pub fn run(ctx: Context, shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+    let pods = ctx.pods.subscribe();
+    async move {
+        let sets: Api<DaemonSet> = Api::all(ctx.client.clone());
+        let nodes: Api<Node> = Api::all(ctx.client.clone());
+        let for_pods = ctx.clone();
+        Controller::new(sets, watcher::Config::default())
+            .watches_shared_stream(pods, move |pod: Arc<Pod>| {
+                controller_ref::owners_to_sync(
+                    &for_pods,
+                    &pod.metadata,
+                    |ds: &DaemonSet, labels| {
+                        ds.spec
+                            .as_ref()
+                            .and_then(|s| controller_ref::selector(&s.selector))
+                            .is_some_and(|s| s.matches(labels))
+                    },
+                )
             })
-        })
-        .reconcile_all_on(node_changes(nodes))
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, retry_later, Arc::new(ctx))
-        .for_each(|_| async {})
-        .await;
+            .reconcile_all_on(node_changes(nodes))
+            .graceful_shutdown_on(async move { shutdown.cancelled().await })
+            .run(reconcile, retry_later, Arc::new(ctx))
+            .for_each(|_| async {})
+            .await;
+    }
 }
 
 #[cfg(test)]

@@ -866,26 +866,30 @@ fn deployment_of_pod(ctx: &Context, pod: &Pod) -> Option<ObjectRef<Deployment>> 
     (!util::is_rolling(&d)).then(|| ObjectRef::new(&deployment.name).within(namespace))
 }
 
-pub async fn run(ctx: Context, shutdown: CancellationToken) {
-    let deployments: Api<Deployment> = Api::all(ctx.client.clone());
-    let sets: Api<ReplicaSet> = Api::all(ctx.client.clone());
-    let pods: Api<Pod> = Api::all(ctx.client.clone());
-    let (for_sets, for_pods) = (ctx.clone(), ctx.clone());
-    Controller::new(deployments, watcher::Config::default())
-        .watches(sets, watcher::Config::default(), move |rs: ReplicaSet| {
-            controller_ref::owners_to_sync(&for_sets, &rs.metadata, |d: &Deployment, labels| {
-                d.spec
-                    .as_ref()
-                    .filter(|s| !controller_ref::selects_everything(&s.selector))
-                    .and_then(|s| controller_ref::selector(&s.selector))
-                    .is_some_and(|s| s.matches(labels))
+/// The controller; it subscribes to the shared pod events at once, the rest runs when
+/// polled.
+pub fn run(ctx: Context, shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+    let pods = ctx.pods.subscribe();
+    async move {
+        let deployments: Api<Deployment> = Api::all(ctx.client.clone());
+        let sets: Api<ReplicaSet> = Api::all(ctx.client.clone());
+        let (for_sets, for_pods) = (ctx.clone(), ctx.clone());
+        Controller::new(deployments, watcher::Config::default())
+            .watches(sets, watcher::Config::default(), move |rs: ReplicaSet| {
+                controller_ref::owners_to_sync(&for_sets, &rs.metadata, |d: &Deployment, labels| {
+                    d.spec
+                        .as_ref()
+                        .filter(|s| !controller_ref::selects_everything(&s.selector))
+                        .and_then(|s| controller_ref::selector(&s.selector))
+                        .is_some_and(|s| s.matches(labels))
+                })
             })
-        })
-        .watches(pods, watcher::Config::default(), move |pod: Pod| {
-            deployment_of_pod(&for_pods, &pod)
-        })
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, retry_later, Arc::new(ctx))
-        .for_each(|_| async {})
-        .await;
+            .watches_shared_stream(pods, move |pod: Arc<Pod>| {
+                deployment_of_pod(&for_pods, &pod)
+            })
+            .graceful_shutdown_on(async move { shutdown.cancelled().await })
+            .run(reconcile, retry_later, Arc::new(ctx))
+            .for_each(|_| async {})
+            .await;
+    }
 }

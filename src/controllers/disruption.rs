@@ -478,25 +478,29 @@ async fn reconcile(
     })
 }
 
-pub async fn run(ctx: Context, shutdown: CancellationToken) {
-    let budgets: Api<PodDisruptionBudget> = Api::all(ctx.client.clone());
-    let pods: Api<Pod> = Api::all(ctx.client.clone());
-    let controller = Controller::new(budgets, watcher::Config::default());
-    let store = controller.store();
-    controller
-        .watches(pods, watcher::Config::default(), move |pod| {
-            let namespace = pod.metadata.namespace;
-            store
-                .state()
-                .into_iter()
-                .filter(|b| b.metadata.namespace == namespace)
-                .map(|b| ObjectRef::from_obj(&*b))
-                .collect::<Vec<_>>()
-        })
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, retry_later, Arc::new(ctx))
-        .for_each(|_| async {})
-        .await;
+/// The controller; it subscribes to the shared pod events at once, the rest runs when
+/// polled.
+pub fn run(ctx: Context, shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+    let pods = ctx.pods.subscribe();
+    async move {
+        let budgets: Api<PodDisruptionBudget> = Api::all(ctx.client.clone());
+        let controller = Controller::new(budgets, watcher::Config::default());
+        let store = controller.store();
+        controller
+            .watches_shared_stream(pods, move |pod: Arc<Pod>| {
+                let namespace = pod.metadata.namespace.clone();
+                store
+                    .state()
+                    .into_iter()
+                    .filter(|b| b.metadata.namespace == namespace)
+                    .map(|b| ObjectRef::from_obj(&*b))
+                    .collect::<Vec<_>>()
+            })
+            .graceful_shutdown_on(async move { shutdown.cancelled().await })
+            .run(reconcile, retry_later, Arc::new(ctx))
+            .for_each(|_| async {})
+            .await;
+    }
 }
 
 #[cfg(test)]

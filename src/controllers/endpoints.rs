@@ -311,10 +311,9 @@ impl Members {
 /// select the pod or held it before.
 pub fn service_controller(ctx: &Context, members: Members) -> Controller<Service> {
     let services: Api<Service> = Api::all(ctx.client.clone());
-    let pods: Api<Pod> = Api::all(ctx.client.clone());
     let controller = Controller::new(services, watcher::Config::default());
     let store = controller.store();
-    controller.watches(pods, watcher::Config::default(), move |pod: Pod| {
+    controller.watches_shared_stream(ctx.pods.subscribe(), move |pod: Arc<Pod>| {
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let labels = pod.metadata.labels.clone().unwrap_or_default();
         let key = format!(
@@ -500,16 +499,20 @@ fn retry(service: Arc<Service>, error: &ReconcileError, shared: Arc<Shared>) -> 
     retry_later(service, error, Arc::new(shared.ctx.clone()))
 }
 
-pub async fn run(ctx: Context, shutdown: CancellationToken) {
+/// The controller; it subscribes to the shared pod events at once, the rest runs when
+/// polled.
+pub fn run(ctx: Context, shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
     let members = Members::default();
     let controller = service_controller(&ctx, members.clone());
-    let leftovers = tokio::spawn(collect_leftovers(ctx.clone(), shutdown.clone()));
-    controller
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, retry, Arc::new(Shared { ctx, members }))
-        .for_each(|_| async {})
-        .await;
-    let _ = leftovers.await;
+    async move {
+        let leftovers = tokio::spawn(collect_leftovers(ctx.clone(), shutdown.clone()));
+        controller
+            .graceful_shutdown_on(async move { shutdown.cancelled().await })
+            .run(reconcile, retry, Arc::new(Shared { ctx, members }))
+            .for_each(|_| async {})
+            .await;
+        let _ = leftovers.await;
+    }
 }
 
 #[cfg(test)]

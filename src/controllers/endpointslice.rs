@@ -337,27 +337,31 @@ fn retry(service: Arc<Service>, error: &ReconcileError, shared: Arc<Shared>) -> 
     retry_later(service, error, Arc::new(shared.ctx.clone()))
 }
 
-pub async fn run(ctx: Context, shutdown: CancellationToken) {
+/// The controller; it subscribes to the shared pod events at once, the rest runs when
+/// polled.
+pub fn run(ctx: Context, shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
     let members = Members::default();
-    let nodes = reflect(
-        Api::<Node>::all(ctx.client.clone()),
-        watcher::Config::default(),
-        shutdown.clone(),
-    );
     let controller = service_controller(&ctx, members.clone());
-    controller
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(
-            reconcile,
-            retry,
-            Arc::new(Shared {
-                ctx,
-                members,
-                nodes,
-            }),
-        )
-        .for_each(|_| async {})
-        .await;
+    async move {
+        let nodes = reflect(
+            Api::<Node>::all(ctx.client.clone()),
+            watcher::Config::default(),
+            shutdown.clone(),
+        );
+        controller
+            .graceful_shutdown_on(async move { shutdown.cancelled().await })
+            .run(
+                reconcile,
+                retry,
+                Arc::new(Shared {
+                    ctx,
+                    members,
+                    nodes,
+                }),
+            )
+            .for_each(|_| async {})
+            .await;
+    }
 }
 
 #[cfg(test)]

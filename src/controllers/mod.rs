@@ -19,7 +19,7 @@
 //!   taints, and eviction from NoExecute-tainted nodes;
 //! - [`endpoints`], [`endpointslice`]: the addresses behind each Service;
 //! - [`events`]: the event recorder they share; [`leader`]: leader election;
-//!   [`pod_conditions`]: what they read from pods.
+//!   [`pod_conditions`]: what they read from pods; [`pod_events`]: the pod watch they share.
 //!
 //! A controller is `pub async fn run(ctx: Context, shutdown: CancellationToken)`, listed in
 //! [`CONTROLLERS`]; they start once this server holds the `kube-controller-manager` lease.
@@ -45,6 +45,7 @@ pub mod node_ipam;
 pub mod node_lifecycle;
 pub mod pod_conditions;
 pub mod pod_control;
+pub mod pod_events;
 pub mod pod_gc;
 pub mod podautoscaler;
 pub mod replicaset;
@@ -70,6 +71,8 @@ pub struct Context {
     pub api: Arc<ApiState>,
     pub client: kube::Client,
     pub events: events::Recorder,
+    /// The pod watch the controllers share.
+    pub pods: pod_events::PodEvents,
 }
 
 impl Context {
@@ -188,7 +191,8 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
         let base = Context {
             events: events::Recorder::new(&api, "kube-controller-manager"),
             api: api.clone(),
-            client,
+            client: client.clone(),
+            pods: pod_events::PodEvents::default(),
         };
         let mut tasks = vec![tokio::spawn(events::expire(
             api.clone(),
@@ -200,6 +204,8 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
             let work = run(ctx, leading.child_token());
             tasks.push(tokio::spawn(stop_with_grace(work, leading.clone())));
         }
+        // Every controller has subscribed (as it was set up): the shared watch may begin.
+        tasks.push(base.pods.start(client, leading.child_token()));
         for task in tasks {
             let _ = task.await;
         }

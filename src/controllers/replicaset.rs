@@ -237,21 +237,25 @@ async fn reconcile(object: Arc<ReplicaSet>, ctx: Arc<Context>) -> Result<Action,
         .map_or_else(Action::await_change, Action::requeue))
 }
 
-pub async fn run(ctx: Context, shutdown: CancellationToken) {
-    let sets: Api<ReplicaSet> = Api::all(ctx.client.clone());
-    let pods: Api<Pod> = Api::all(ctx.client.clone());
-    let lookup = ctx.clone();
-    Controller::new(sets, watcher::Config::default())
-        .watches(pods, watcher::Config::default(), move |pod: Pod| {
-            controller_ref::owners_to_sync(&lookup, &pod.metadata, |rs: &ReplicaSet, labels| {
-                rs.spec
-                    .as_ref()
-                    .and_then(|s| controller_ref::selector(&s.selector))
-                    .is_some_and(|s| s.matches(labels))
+/// The controller; it subscribes to the shared pod events at once, the rest runs when
+/// polled.
+pub fn run(ctx: Context, shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+    let pods = ctx.pods.subscribe();
+    async move {
+        let sets: Api<ReplicaSet> = Api::all(ctx.client.clone());
+        let lookup = ctx.clone();
+        Controller::new(sets, watcher::Config::default())
+            .watches_shared_stream(pods, move |pod: Arc<Pod>| {
+                controller_ref::owners_to_sync(&lookup, &pod.metadata, |rs: &ReplicaSet, labels| {
+                    rs.spec
+                        .as_ref()
+                        .and_then(|s| controller_ref::selector(&s.selector))
+                        .is_some_and(|s| s.matches(labels))
+                })
             })
-        })
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, retry_later, Arc::new(ctx))
-        .for_each(|_| async {})
-        .await;
+            .graceful_shutdown_on(async move { shutdown.cancelled().await })
+            .run(reconcile, retry_later, Arc::new(ctx))
+            .for_each(|_| async {})
+            .await;
+    }
 }

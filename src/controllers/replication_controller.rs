@@ -102,24 +102,28 @@ async fn reconcile(
         .map_or_else(Action::await_change, Action::requeue))
 }
 
-pub async fn run(ctx: Context, shutdown: CancellationToken) {
-    let controllers: Api<ReplicationController> = Api::all(ctx.client.clone());
-    let pods: Api<Pod> = Api::all(ctx.client.clone());
-    let lookup = ctx.clone();
-    Controller::new(controllers, watcher::Config::default())
-        .watches(pods, watcher::Config::default(), move |pod: Pod| {
-            controller_ref::owners_to_sync(
-                &lookup,
-                &pod.metadata,
-                |rc: &ReplicationController, labels| {
-                    selector(rc).is_some_and(|s| s.matches(labels))
-                },
-            )
-        })
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, retry_later, Arc::new(ctx))
-        .for_each(|_| async {})
-        .await;
+/// The controller; it subscribes to the shared pod events at once, the rest runs when
+/// polled.
+pub fn run(ctx: Context, shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+    let pods = ctx.pods.subscribe();
+    async move {
+        let controllers: Api<ReplicationController> = Api::all(ctx.client.clone());
+        let lookup = ctx.clone();
+        Controller::new(controllers, watcher::Config::default())
+            .watches_shared_stream(pods, move |pod: Arc<Pod>| {
+                controller_ref::owners_to_sync(
+                    &lookup,
+                    &pod.metadata,
+                    |rc: &ReplicationController, labels| {
+                        selector(rc).is_some_and(|s| s.matches(labels))
+                    },
+                )
+            })
+            .graceful_shutdown_on(async move { shutdown.cancelled().await })
+            .run(reconcile, retry_later, Arc::new(ctx))
+            .for_each(|_| async {})
+            .await;
+    }
 }
 
 #[cfg(test)]

@@ -816,28 +816,37 @@ async fn run_sync(
     Ok(requeue)
 }
 
-pub async fn run(ctx: Context, shutdown: CancellationToken) {
-    let sets: Api<StatefulSet> = Api::all(ctx.client.clone());
-    let pods: Api<Pod> = Api::all(ctx.client.clone());
-    let lookup = ctx.clone();
-    Controller::new(sets, watcher::Config::default())
-        .watches(pods, watcher::Config::default(), move |pod: Pod| {
-            let name = pod.metadata.name.clone().unwrap_or_default();
-            controller_ref::owners_to_sync(&lookup, &pod.metadata, |set: &StatefulSet, labels| {
-                let member = parent_and_ordinal(&name)
-                    .is_some_and(|(parent, _)| Some(parent) == set.metadata.name.as_deref());
-                member
-                    && set
-                        .spec
-                        .as_ref()
-                        .and_then(|s| controller_ref::selector(&s.selector))
-                        .is_some_and(|s| s.matches(labels))
+/// The controller; it subscribes to the shared pod events at once, the rest runs when
+/// polled.
+pub fn run(ctx: Context, shutdown: CancellationToken) -> impl Future<Output = ()> + Send + 'static {
+    let pods = ctx.pods.subscribe();
+    async move {
+        let sets: Api<StatefulSet> = Api::all(ctx.client.clone());
+        let lookup = ctx.clone();
+        Controller::new(sets, watcher::Config::default())
+            .watches_shared_stream(pods, move |pod: Arc<Pod>| {
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                controller_ref::owners_to_sync(
+                    &lookup,
+                    &pod.metadata,
+                    |set: &StatefulSet, labels| {
+                        let member = parent_and_ordinal(&name).is_some_and(|(parent, _)| {
+                            Some(parent) == set.metadata.name.as_deref()
+                        });
+                        member
+                            && set
+                                .spec
+                                .as_ref()
+                                .and_then(|s| controller_ref::selector(&s.selector))
+                                .is_some_and(|s| s.matches(labels))
+                    },
+                )
             })
-        })
-        .graceful_shutdown_on(async move { shutdown.cancelled().await })
-        .run(reconcile, retry_later, Arc::new(ctx))
-        .for_each(|_| async {})
-        .await;
+            .graceful_shutdown_on(async move { shutdown.cancelled().await })
+            .run(reconcile, retry_later, Arc::new(ctx))
+            .for_each(|_| async {})
+            .await;
+    }
 }
 
 #[cfg(test)]

@@ -94,6 +94,8 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
             events: events::Recorder::new(&api, DEFAULT_SCHEDULER),
             api,
             client,
+            // The scheduler keeps its own pod watch (on its own thread).
+            pods: crate::controllers::pod_events::PodEvents::default(),
         };
         let flusher = tokio::spawn(ctx.events.clone().run(leading.child_token()));
         run(ctx, leading).await;
