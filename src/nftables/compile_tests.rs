@@ -253,3 +253,66 @@ fn large_element_lists_are_split_into_messages_under_the_attribute_limit() {
     assert!(messages.iter().all(|m| m.kind == Kind::NewSetElem));
     assert!(messages.iter().all(|m| m.attrs.0.len() < 40 * 1024));
 }
+
+/// Without `CAP_NET_ADMIN` the kernel refuses the batch as a whole: the error comes at once
+/// (it used to wait for the answer timeout). Needs root (to drop the capability from a
+/// thread of its own); skips without it, fails in CI.
+#[test]
+fn a_batch_refused_as_a_whole_fails_at_once() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        assert!(std::env::var_os("CI").is_none(), "needs root in CI");
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let outcome = std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).unwrap();
+        // Capabilities are per thread: this one keeps none.
+        #[repr(C)]
+        struct Header {
+            version: u32,
+            pid: i32,
+        }
+        #[repr(C)]
+        struct Data {
+            effective: u32,
+            permitted: u32,
+            inheritable: u32,
+        }
+        let header = Header {
+            version: 0x2008_0522,
+            pid: 0,
+        };
+        let data = [
+            Data {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            },
+            Data {
+                effective: 0,
+                permitted: 0,
+                inheritable: 0,
+            },
+        ];
+        // SAFETY: capset reads the two structures, which live across the call.
+        let rc = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
+        assert_eq!(rc, 0, "capset: {}", io::Error::last_os_error());
+        let started = std::time::Instant::now();
+        let result = super::super::apply("table ip kedge-t\n");
+        (result, started.elapsed())
+    })
+    .join()
+    .unwrap();
+    let error = outcome.0.unwrap_err();
+    assert_eq!(error.kind(), io::ErrorKind::PermissionDenied, "{error}");
+    assert!(
+        error.to_string().contains("refused the whole transaction"),
+        "{error}"
+    );
+    assert!(
+        outcome.1 < std::time::Duration::from_secs(10),
+        "{:?}",
+        outcome.1
+    );
+}

@@ -72,8 +72,12 @@ pub fn available() -> io::Result<()> {
     let request = netlink::single(Kind::GetGen, NLM_F_ACK, socket.sequence);
     socket.send(&request)?;
     let sequence = socket.sequence;
+    let mut refused = None;
     socket
-        .answers(sequence, |_| {})
+        .answers(sequence.wrapping_sub(1), sequence, |(_, code)| {
+            refused = Some(io::Error::from_raw_os_error(code));
+        })
+        .and_then(|()| refused.map_or(Ok(()), Err))
         .map_err(|e| {
             io::Error::new(
                 e.kind(),
@@ -140,13 +144,17 @@ impl Socket {
         self.send(&data)?;
         let last = first.wrapping_add(messages.len() as u32);
         let mut refused: Option<io::Error> = None;
-        self.answers(last, |(sequence, code)| {
+        self.answers(first, last, |(sequence, code)| {
             if refused.is_none() {
                 let index = sequence.wrapping_sub(first).wrapping_sub(1) as usize;
-                let statement = messages
-                    .get(index)
-                    .map_or("the batch", |m| m.statement.as_str());
-                refused = Some(io::Error::from_raw_os_error(code).with_context(statement));
+                let error = io::Error::from_raw_os_error(code);
+                refused = Some(match messages.get(index) {
+                    Some(message) => error.with_context(&message.statement),
+                    None => io::Error::new(
+                        error.kind(),
+                        format!("nf_tables refused the whole transaction: {error}"),
+                    ),
+                });
             }
         })?;
         match refused {
@@ -155,9 +163,19 @@ impl Socket {
         }
     }
 
-    /// Reads answers until the acknowledgement of `last`; `refusal` gets every error before
-    /// it as (sequence, errno). An error answering `last` itself is returned.
-    fn answers(&mut self, last: u32, mut refusal: impl FnMut((u32, i32))) -> io::Result<()> {
+    /// Reads answers until the acknowledgement of `last`; `refusal` gets every error as
+    /// (sequence, errno). An answer to a sequence outside `first + 1 ..= last` (the kernel
+    /// refusing the batch as a whole, say for want of `CAP_NET_ADMIN`) also ends the wait.
+    fn answers(
+        &mut self,
+        first: u32,
+        last: u32,
+        mut refusal: impl FnMut((u32, i32)),
+    ) -> io::Result<()> {
+        let ours = |sequence: u32| {
+            let offset = sequence.wrapping_sub(first);
+            offset >= 1 && offset <= last.wrapping_sub(first)
+        };
         let mut buffer = vec![0u8; 1 << 16];
         loop {
             let n = recv(self.fd.as_raw_fd(), &mut buffer, MsgFlags::empty())
@@ -175,14 +193,11 @@ impl Socket {
                         .get(16..20)
                         .and_then(|b| <[u8; 4]>::try_from(b).ok())
                         .map_or(0, i32::from_ne_bytes);
-                    if sequence == last {
-                        if code != 0 {
-                            refusal((sequence, -code));
-                        }
-                        return Ok(());
-                    }
                     if code != 0 {
                         refusal((sequence, -code));
+                    }
+                    if sequence == last || !ours(sequence) {
+                        return Ok(());
                     }
                 }
                 data = data.get((len + 3) & !3..).unwrap_or_default();
