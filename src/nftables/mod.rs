@@ -250,3 +250,6 @@ pub fn listings(
     .join()
     .unwrap()
 }
+
+#[cfg(test)]
+mod tests;
