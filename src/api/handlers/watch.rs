@@ -247,6 +247,16 @@ pub async fn watch(ctx: &Ctx<'_>) -> Result<Response<Body>, ApiError> {
                 .map_err(cache_error)?;
             None
         }
+        // A streaming list "from any version" (kube-rs asks so) still starts from a cache
+        // that has caught up with the store: a client sees what it wrote just before (upstream
+        // may serve a cache that lags by milliseconds; this only waits for such a lag).
+        Some("0") if send_initial => {
+            cache
+                .wait_fresh(ctx.state.store.as_ref())
+                .await
+                .map_err(cache_error)?;
+            None
+        }
         Some("0") => None,
         Some(rv) if send_initial => {
             cache
