@@ -1224,4 +1224,9 @@ spec:
         "{}",
         orphans[0]["metadata"]
     );
+    // Nothing counts it any more: the Job controller lets it go (it can be deleted).
+    wait_for(60, "the orphan's job-tracking finalizer removed", || {
+        let pods = live_pods(&cluster, "app=once");
+        (pods.len() == 1 && pods[0]["metadata"]["finalizers"].is_null()).then_some(())
+    });
 }

@@ -22,6 +22,7 @@ mod sync;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
@@ -175,11 +176,28 @@ async fn reconcile(object: Arc<Job>, shared: Arc<Shared>) -> Result<Action, Reco
         .await
 }
 
-/// Removes the tracking finalizer from pods whose job is gone or finished (the job's own
-/// syncs stop once it is deleted).
+/// Waits until the Controller's job cache has its first list; false at `shutdown`.
+///
+/// kube-runtime's `Store::wait_until_ready` wakes only one of the tasks waiting on a store
+/// (its one-shot channel keeps one waker), and the Controller waits on this store too: the
+/// wait is polled again every 100 ms rather than trusted to wake (without that the orphan
+/// release sometimes never started).
+async fn wait_ready(jobs: &Store<Job>, shutdown: &CancellationToken) -> bool {
+    loop {
+        match tokio::time::timeout(Duration::from_millis(100), jobs.wait_until_ready()).await {
+            Ok(ready) => return ready.is_ok(),
+            Err(_) if shutdown.is_cancelled() => return false,
+            Err(_) => {}
+        }
+    }
+}
+
+/// Removes the tracking finalizer from pods whose job is gone or finished, and from pods
+/// orphaned by their job (the job's own syncs stop once it is deleted), as upstream's
+/// `syncOrphanPod`.
 async fn release_orphans(ctx: Context, jobs: Store<Job>, shutdown: CancellationToken) {
     let pods: Api<Pod> = Api::all(ctx.client.clone());
-    if jobs.wait_until_ready().await.is_err() {
+    if !wait_ready(&jobs, &shutdown).await {
         return;
     }
     let stream = watcher(
@@ -201,11 +219,23 @@ async fn release_orphans(ctx: Context, jobs: Store<Job>, shutdown: CancellationT
             continue;
         }
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
-        let Some(owner) = controller_of(&pod.metadata).filter(|r| r.kind == "Job") else {
-            continue;
+        let namespaced: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
+        let owner = match controller_of(&pod.metadata) {
+            // Orphaned (`--cascade=orphan`): nothing will count it any more.
+            None => {
+                release(&namespaced, &pod).await;
+                continue;
+            }
+            Some(owner) if owner.kind == "Job" => owner,
+            Some(_) => continue,
         };
+        // A terminating pod is checked with the API server even when the cached job is
+        // alive: the garbage collector deletes the pods of a deleted job, and this watch may
+        // see that before the job cache sees the job go, with no later event to retry on.
         let cached = jobs.get(&ObjectRef::new(&owner.name).within(&namespace));
-        if cached.is_some_and(|j| j.metadata.uid.as_deref() == Some(&owner.uid) && !is_finished(&j))
+        if pod.metadata.deletion_timestamp.is_none()
+            && cached
+                .is_some_and(|j| j.metadata.uid.as_deref() == Some(&owner.uid) && !is_finished(&j))
         {
             continue;
         }
@@ -217,7 +247,6 @@ async fn release_orphans(ctx: Context, jobs: Store<Job>, shutdown: CancellationT
             Err(_) => false,
         };
         if orphaned {
-            let namespaced: Api<Pod> = Api::namespaced(ctx.client.clone(), &namespace);
             release(&namespaced, &pod).await;
         }
     }
@@ -226,7 +255,7 @@ async fn release_orphans(ctx: Context, jobs: Store<Job>, shutdown: CancellationT
 /// Failed syncs (API errors, write conflicts) are retried after a second.
 fn retry(_job: Arc<Job>, error: &ReconcileError, _shared: Arc<Shared>) -> Action {
     debug!(%error, "job sync failed; retrying in 1 s");
-    Action::requeue(std::time::Duration::from_secs(1))
+    Action::requeue(Duration::from_secs(1))
 }
 
 pub async fn run(ctx: Context, shutdown: CancellationToken) {
