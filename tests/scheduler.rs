@@ -2,7 +2,8 @@
 //! (`common::fake_nodes`): placement by resources, nodeSelector, node affinity, taints and
 //! tolerations, cordoned nodes, host ports, anti-affinity, topology spread across zones;
 //! the unschedulable condition and event as `kubectl describe` shows them; a retry when a
-//! node appears; preemption of a lower-priority pod.
+//! node appears; priorities resolved from PriorityClasses at admission and preemption of a
+//! lower-priority pod.
 
 mod common;
 
@@ -285,12 +286,37 @@ async fn higher_priority_pods_preempt_lower_priority_ones() {
             .await
             .unwrap();
     }
+    // Every cluster has the system classes; a pod's priority is resolved as it is admitted.
+    let critical = classes.get("system-node-critical").await.unwrap();
+    assert_eq!(critical.value, 2_000_001_000);
     let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let refused = pods
+        .create(
+            &PostParams::default(),
+            &pod("nameless", "1m", json!({"priorityClassName": "missing"})),
+        )
+        .await
+        .unwrap_err();
+    let kube::Error::Api(status) = refused else {
+        panic!("not an API error: {refused}")
+    };
+    assert_eq!(
+        (status.code, status.message.as_str()),
+        (
+            403,
+            "pods \"nameless\" is forbidden: no PriorityClass with name missing was found"
+        )
+    );
     create(
         &pods,
         pod("victim", "800m", json!({"priorityClassName": "low"})),
     )
     .await;
+    let spec = pods.get("victim").await.unwrap().spec.unwrap();
+    assert_eq!(
+        (spec.priority, spec.preemption_policy.as_deref()),
+        (Some(10), Some("PreemptLowerPriority"))
+    );
     assert_eq!(node_of(&pods, "victim").await, "only");
     create(
         &pods,

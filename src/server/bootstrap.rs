@@ -1,6 +1,7 @@
 //! Objects every cluster has from its first start: the `default`, `kube-system`,
-//! `kube-public` and `kube-node-lease` namespaces. Created through the API (in process) so
-//! they are defaulted and validated like any other object.
+//! `kube-public` and `kube-node-lease` namespaces, the `system-node-critical` and
+//! `system-cluster-critical` PriorityClasses, and the `default/kubernetes` Service. Created
+//! through the API (in process) so they are defaulted and validated like any other object.
 
 use std::sync::Arc;
 
@@ -21,18 +22,48 @@ pub const SYSTEM_NAMESPACES: [&str; 4] =
 pub async fn system_namespaces(state: &Arc<ApiState>) -> anyhow::Result<()> {
     for name in SYSTEM_NAMESPACES {
         let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
-        let (status, _) = crate::api::local::request(
-            state,
-            &UserInfo::system("kedge-server"),
-            Method::POST,
-            "/api/v1/namespaces?fieldManager=kedge",
-            "application/json",
-            Bytes::from(body.to_string()),
-        )
-        .await;
-        if status != 201 && status != 409 {
-            anyhow::bail!("cannot create the {name} namespace: HTTP {status}");
-        }
+        create_if_missing(state, "/api/v1/namespaces", body).await?;
+    }
+    Ok(())
+}
+
+/// Creates the system PriorityClasses that do not exist yet (a deleted one comes back at the
+/// next start, as upstream's API server does it).
+///
+/// # Errors
+/// When the API refuses one for another reason than that it exists.
+pub async fn system_priority_classes(state: &Arc<ApiState>) -> anyhow::Result<()> {
+    for (name, value, description) in crate::api::admission::priority::SYSTEM_CLASSES {
+        let body = json!({
+            "apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+            "metadata": {"name": name}, "value": value, "description": description,
+        });
+        create_if_missing(state, "/apis/scheduling.k8s.io/v1/priorityclasses", body).await?;
+    }
+    Ok(())
+}
+
+/// POSTs `object` to the collection at `uri` unless it exists.
+async fn create_if_missing(
+    state: &Arc<ApiState>,
+    uri: &str,
+    object: serde_json::Value,
+) -> anyhow::Result<()> {
+    let (status, body) = crate::api::local::request(
+        state,
+        &UserInfo::system("kedge-server"),
+        Method::POST,
+        &format!("{uri}?fieldManager=kedge"),
+        "application/json",
+        Bytes::from(object.to_string()),
+    )
+    .await;
+    if status != 201 && status != 409 {
+        anyhow::bail!(
+            "cannot create {uri}/{}: HTTP {status}: {}",
+            object["metadata"]["name"].as_str().unwrap_or_default(),
+            String::from_utf8_lossy(&body)
+        );
     }
     Ok(())
 }

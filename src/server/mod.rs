@@ -99,6 +99,7 @@ pub async fn run(config: ServerConfig, shutdown: CancellationToken) -> anyhow::R
         core.child_token(),
     ));
     bootstrap::system_namespaces(&state).await?;
+    bootstrap::system_priority_classes(&state).await?;
     let advertise = config
         .advertise_address
         .or(config.node.ip)

@@ -6,6 +6,7 @@ pub mod certificates;
 pub mod decode;
 pub mod defaults;
 pub mod limitrange;
+pub mod priority;
 pub mod quota;
 pub mod quota_usage;
 pub mod validation;

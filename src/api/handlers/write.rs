@@ -281,9 +281,11 @@ fn admit_create(
     let info = &ctx.info;
     strategy::prepare_for_create(info, object);
     admission::default(info, object);
-    // Mutating admission: the requester of a CSR, LimitRange defaults (and limits).
+    // Mutating admission: the requester of a CSR, LimitRange defaults (and limits), a pod's
+    // priority from its PriorityClass.
     admission::certificates::set_requester(info, ctx.user, object);
     admission::limitrange::admit(ctx, object, None)?;
+    admission::priority::admit(ctx, object)?;
     admission::prepare_for_create(info, object);
     if let Err(errors) = ctx
         .state

@@ -1,14 +1,13 @@
 //! What the registry strategies and the default mutating admission plugins store on create,
 //! beyond defaulting: the status a new object starts with (a Pod's phase and QoS class, a
 //! Namespace's phase, the zero-valued status of workloads), the `kubernetes` finalizer of a
-//! Namespace, a Pod's priority when no PriorityClass applies, and a DaemonSet's template
-//! generation annotation.
+//! Namespace, and a DaemonSet's template generation annotation.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::json::{Object, child, child_or_insert, default_value, is_unset, string};
+use super::json::{Object, child, child_or_insert, is_unset};
 use super::quantity::Quantity;
 
 /// The finalizer every new Namespace carries until its content is deleted.
@@ -20,9 +19,8 @@ const SCHEDULING_GATED_MESSAGE: &str = "Scheduling is blocked due to non-empty s
 
 /// Applies, to an object about to be created, what upstream's `PrepareForCreate` of its
 /// registry strategy sets (status reset to the kind's starting status, Namespace finalizer,
-/// DaemonSet template generation) and what the Priority admission plugin sets on a Pod that
-/// names no PriorityClass when no class is the global default (`priority: 0`,
-/// `preemptionPolicy: PreemptLowerPriority`). `now` is the create time, RFC 3339 in UTC
+/// DaemonSet template generation; a Pod's priority is [`priority`](crate::api::admission::priority)
+/// admission's). `now` is the create time, RFC 3339 in UTC
 /// (`2024-05-01T10:00:00Z`), used for the timestamps these set.
 ///
 /// Run it after [`apply_defaults`](super::apply_defaults) and before validation; running
@@ -81,15 +79,10 @@ pub fn prepare_for_create(group: &str, version: &str, kind: &str, object: &mut V
     object.insert("status".to_string(), status);
 }
 
-/// The Pod strategy's starting status, its scheduling-gated condition, and the priority the
-/// Priority admission plugin resolves when no PriorityClass is named or globally default.
+/// The Pod strategy's starting status and its scheduling-gated condition.
 fn prepare_pod(pod: &mut Object, now: &str) {
     let (qos_class, gated) = match child(pod, "spec") {
         Some(spec) => {
-            if string(spec, "priorityClassName").is_none_or(str::is_empty) {
-                default_value(spec, "priority", json!(0));
-                default_value(spec, "preemptionPolicy", json!("PreemptLowerPriority"));
-            }
             let gated = spec
                 .get("schedulingGates")
                 .and_then(Value::as_array)
@@ -327,15 +320,6 @@ mod tests {
                 }]
             })
         );
-    }
-
-    #[test]
-    fn priority_class_pods_are_left_to_admission() {
-        let mut pod =
-            json!({"spec": {"priorityClassName": "system-node-critical", "containers": []}});
-        prepare_for_create("", "v1", "Pod", &mut pod, "2024-05-01T10:00:00Z");
-        assert_eq!(pod["spec"].get("priority"), None);
-        assert_eq!(pod["spec"].get("preemptionPolicy"), None);
     }
 
     #[test]

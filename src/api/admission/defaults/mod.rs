@@ -209,8 +209,6 @@ mod tests {
                 }],
                 "dnsPolicy": "ClusterFirst",
                 "enableServiceLinks": true,
-                "preemptionPolicy": "PreemptLowerPriority",
-                "priority": 0,
                 "restartPolicy": "Always",
                 "schedulerName": "default-scheduler",
                 "securityContext": {},

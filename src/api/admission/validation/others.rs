@@ -148,10 +148,6 @@ pub(crate) fn validate_pdb_status(obj: &Node, errs: &mut Vec<FieldError>) {
     }
 }
 
-const SYSTEM_PRIORITY_CLASSES: [(&str, i64); 2] = [
-    ("system-cluster-critical", 2_000_000_000),
-    ("system-node-critical", 2_000_001_000),
-];
 const HIGHEST_USER_PRIORITY: i64 = 1_000_000_000;
 
 fn preemption_policy(node: &Node, errs: &mut Vec<FieldError>) {
@@ -175,10 +171,15 @@ pub(crate) fn validate_priority_class(obj: &Node, errs: &mut Vec<FieldError>) {
     let value = obj.field("value").int(errs);
     let global_default = obj.field("globalDefault").bool(errs);
     if name.starts_with("system-") {
-        let problem = match SYSTEM_PRIORITY_CLASSES.iter().find(|(n, _)| *n == name) {
+        let system = crate::api::admission::priority::SYSTEM_CLASSES
+            .iter()
+            .find(|(n, ..)| *n == name);
+        let problem = match system {
             None => Some(format!("{name} is not a known system priority class")),
-            Some((n, v)) if *v != value => Some(format!("value of {n} PriorityClass must be {v}")),
-            Some((n, _)) if global_default => {
+            Some((n, v, _)) if *v != value => {
+                Some(format!("value of {n} PriorityClass must be {v}"))
+            }
+            Some((n, ..)) if global_default => {
                 Some(format!("globalDefault of {n} PriorityClass must be false"))
             }
             Some(_) => None,
