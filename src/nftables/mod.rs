@@ -23,7 +23,7 @@ use nix::sys::socket::{
     setsockopt, socket, sockopt,
 };
 
-use netlink::{Kind, Message, NLM_F_ACK, NLMSG_ERROR};
+use netlink::{Kind, Message, NLM_F_ACK};
 
 /// How long the kernel may take to answer a batch (a whole table of 10,000 chains takes
 /// about a second).
@@ -180,27 +180,16 @@ impl Socket {
         loop {
             let n = recv(self.fd.as_raw_fd(), &mut buffer, MsgFlags::empty())
                 .map_err(|e| io::Error::other(format!("no answer from nf_tables: {e}")))?;
-            let mut data = buffer.get(..n).unwrap_or_default();
-            while data.len() >= 16 {
-                let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
-                let kind = u16::from_ne_bytes([data[4], data[5]]);
-                let sequence = u32::from_ne_bytes([data[8], data[9], data[10], data[11]]);
-                if len < 16 || len > data.len() {
-                    break;
+            for message in netlink::received(buffer.get(..n).unwrap_or_default()) {
+                let Some(code) = message.error_code() else {
+                    continue;
+                };
+                if code != 0 {
+                    refusal((message.sequence, -code));
                 }
-                if kind == NLMSG_ERROR {
-                    let code = data
-                        .get(16..20)
-                        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                        .map_or(0, i32::from_ne_bytes);
-                    if code != 0 {
-                        refusal((sequence, -code));
-                    }
-                    if sequence == last || !ours(sequence) {
-                        return Ok(());
-                    }
+                if message.sequence == last || !ours(message.sequence) {
+                    return Ok(());
                 }
-                data = data.get((len + 3) & !3..).unwrap_or_default();
             }
         }
     }

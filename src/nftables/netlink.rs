@@ -5,6 +5,7 @@
 
 // Netlink.
 pub const NLMSG_ERROR: u16 = 2;
+pub const NLMSG_DONE: u16 = 3;
 pub const NLM_F_REQUEST: u16 = 0x1;
 pub const NLM_F_ACK: u16 = 0x4;
 pub const NLM_F_CREATE: u16 = 0x400;
@@ -444,17 +445,73 @@ fn finish(out: &mut [u8], start: usize) {
 
 /// One message alone (not batched), as the `nfgen` query is sent.
 pub fn single(kind: Kind, flags: u16, sequence: u32) -> Vec<u8> {
-    let mut out = Vec::new();
+    request(NFNL_SUBSYS_NFTABLES, kind as u16, flags, sequence, 0, &[])
+}
+
+/// One nfnetlink request of any subsystem (nf_tables, ctnetlink): its header, `nfgenmsg`
+/// with `family`, then `attributes`.
+pub fn request(
+    subsystem: u16,
+    message: u16,
+    flags: u16,
+    sequence: u32,
+    family: u8,
+    attributes: &[u8],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(20 + attributes.len());
     header(
         &mut out,
-        (NFNL_SUBSYS_NFTABLES << 8) | kind as u16,
+        (subsystem << 8) | message,
         NLM_F_REQUEST | flags,
         sequence,
-        0,
+        family,
         0,
     );
+    out.extend_from_slice(attributes);
     finish(&mut out, 0);
     out
+}
+
+/// One netlink message of what the kernel sent back.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Received<'a> {
+    pub kind: u16,
+    pub sequence: u32,
+    /// What follows the netlink header.
+    pub body: &'a [u8],
+}
+
+impl Received<'_> {
+    /// For an `NLMSG_ERROR`, its code: 0 acknowledges, otherwise a negated errno.
+    pub fn error_code(&self) -> Option<i32> {
+        (self.kind == NLMSG_ERROR).then(|| {
+            self.body
+                .get(..4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+                .map_or(0, i32::from_ne_bytes)
+        })
+    }
+}
+
+/// The messages of one datagram, in order; a truncated one ends them.
+pub fn received(mut data: &[u8]) -> impl Iterator<Item = Received<'_>> {
+    std::iter::from_fn(move || {
+        let word = |at: usize| {
+            data.get(at..at + 4)
+                .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        };
+        let len = u32::from_ne_bytes(word(0)?) as usize;
+        if len < 16 || len > data.len() {
+            return None;
+        }
+        let message = Received {
+            kind: u16::from_ne_bytes([data[4], data[5]]),
+            sequence: u32::from_ne_bytes(word(8)?),
+            body: &data[16..len],
+        };
+        data = data.get((len + 3) & !3..).unwrap_or_default();
+        Some(message)
+    })
 }
 
 /// The messages framed as one transaction: batch begin, the messages numbered from
@@ -498,4 +555,42 @@ pub fn batch(messages: &[Message], first: u32) -> Vec<u8> {
     );
     finish(&mut out, start);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_messages_are_split_and_a_truncated_one_ends_them() {
+        // An acknowledgement of 7, a refusal (-ENOENT) of 8, then a truncated message.
+        let mut data = Vec::new();
+        for (sequence, code) in [(7u32, 0i32), (8, -2)] {
+            data.extend_from_slice(&20u32.to_ne_bytes());
+            data.extend_from_slice(&NLMSG_ERROR.to_ne_bytes());
+            data.extend_from_slice(&0u16.to_ne_bytes());
+            data.extend_from_slice(&sequence.to_ne_bytes());
+            data.extend_from_slice(&0u32.to_ne_bytes());
+            data.extend_from_slice(&code.to_ne_bytes());
+        }
+        data.extend_from_slice(&64u32.to_ne_bytes());
+        data.extend_from_slice(&[0; 12]);
+        let got: Vec<_> = received(&data)
+            .map(|m| (m.sequence, m.error_code()))
+            .collect();
+        assert_eq!(got, [(7, Some(0)), (8, Some(-2))]);
+    }
+
+    #[test]
+    fn a_request_carries_its_length_subsystem_and_family() {
+        let packet = request(1, 2, NLM_F_ACK, 9, 2, &[0xaa; 4]);
+        assert_eq!(packet.len(), 24);
+        assert_eq!(u32::from_ne_bytes(packet[0..4].try_into().unwrap()), 24);
+        assert_eq!(u16::from_ne_bytes([packet[4], packet[5]]), (1 << 8) | 2);
+        assert_eq!(
+            u16::from_ne_bytes([packet[6], packet[7]]),
+            NLM_F_REQUEST | NLM_F_ACK
+        );
+        assert_eq!((packet[16], &packet[20..]), (2, &[0xaa; 4][..]));
+    }
 }

@@ -16,6 +16,7 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use nix::sys::socket::{MsgFlags, recv, send};
 
 use super::model::{Endpoint, Protocol, ServicePort};
+use crate::nftables::netlink;
 
 /// UDP flows to an endpoint a Service port no longer uses.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -97,9 +98,6 @@ impl StaleFlows {
 }
 
 // Netlink and ctnetlink numbers (linux/netlink.h, linux/netfilter/nfnetlink*.h).
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_ACK: u16 = 0x4;
 const NLM_F_DUMP: u16 = 0x300;
 const NFNL_SUBSYS_CTNETLINK: u16 = 1;
@@ -178,20 +176,6 @@ pub fn parse_entry(data: &[u8]) -> Entry {
     entry
 }
 
-/// A ctnetlink request for IPv4: netlink header, `nfgenmsg`, then `attributes`.
-fn request(message: u16, flags: u16, sequence: u32, attributes: &[u8]) -> Vec<u8> {
-    let len = 16 + 4 + attributes.len();
-    let mut out = Vec::with_capacity(len);
-    out.extend_from_slice(&u32::try_from(len).unwrap_or(u32::MAX).to_ne_bytes());
-    out.extend_from_slice(&((NFNL_SUBSYS_CTNETLINK << 8) | message).to_ne_bytes());
-    out.extend_from_slice(&(NLM_F_REQUEST | flags).to_ne_bytes());
-    out.extend_from_slice(&sequence.to_ne_bytes());
-    out.extend_from_slice(&0u32.to_ne_bytes());
-    out.extend_from_slice(&[AF_INET, 0, 0, 0]);
-    out.extend_from_slice(attributes);
-    out
-}
-
 /// A ctnetlink socket.
 struct Ctnetlink {
     fd: OwnedFd,
@@ -214,37 +198,27 @@ impl Ctnetlink {
         mut each: impl FnMut(&[u8]),
     ) -> io::Result<()> {
         self.sequence = self.sequence.wrapping_add(1);
-        let packet = request(message, flags, self.sequence, attributes);
+        let packet = netlink::request(
+            NFNL_SUBSYS_CTNETLINK,
+            message,
+            flags,
+            self.sequence,
+            AF_INET,
+            attributes,
+        );
         send(self.fd.as_raw_fd(), &packet, MsgFlags::empty())
             .map_err(|e| io::Error::other(format!("ctnetlink send: {e}")))?;
         let mut buffer = vec![0u8; 1 << 16];
         loop {
             let n = recv(self.fd.as_raw_fd(), &mut buffer, MsgFlags::empty())
                 .map_err(|e| io::Error::other(format!("ctnetlink receive: {e}")))?;
-            let mut data = buffer.get(..n).unwrap_or_default();
-            while data.len() >= 16 {
-                let len = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]) as usize;
-                let kind = u16::from_ne_bytes([data[4], data[5]]);
-                if len < 16 || len > data.len() {
-                    break;
+            for message in netlink::received(buffer.get(..n).unwrap_or_default()) {
+                match message.error_code() {
+                    Some(0) => return Ok(()),
+                    Some(code) => return Err(io::Error::from_raw_os_error(-code)),
+                    None if message.kind == netlink::NLMSG_DONE => return Ok(()),
+                    None => each(message.body.get(4..).unwrap_or_default()),
                 }
-                let body = &data[16..len];
-                match kind {
-                    NLMSG_DONE => return Ok(()),
-                    NLMSG_ERROR => {
-                        let code = body
-                            .get(..4)
-                            .and_then(|b| <[u8; 4]>::try_from(b).ok())
-                            .map_or(0, i32::from_ne_bytes);
-                        return if code == 0 {
-                            Ok(())
-                        } else {
-                            Err(io::Error::from_raw_os_error(-code))
-                        };
-                    }
-                    _ => each(body.get(4..).unwrap_or_default()),
-                }
-                data = data.get((len + 3) & !3..).unwrap_or_default();
             }
         }
     }
