@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::api::ApiState;
-use crate::controllers::{Context, events, leader};
+use crate::controllers::{events, leader};
 use binding::Nomination;
 use cycle::{Decision, Scheduler, Unschedulable};
 use info::{DEFAULT_SCHEDULER, PodRef};
@@ -94,13 +94,20 @@ pub fn start(api: &Arc<ApiState>, shutdown: &CancellationToken) -> tokio::task::
             events: events::Recorder::new(&api, DEFAULT_SCHEDULER),
             api,
             client,
-            // The scheduler keeps its own pod watch (on its own thread).
-            pods: crate::controllers::pod_events::PodEvents::default(),
         };
         let flusher = tokio::spawn(ctx.events.clone().run(leading.child_token()));
         run(ctx, leading).await;
         let _ = flusher.await;
     })
+}
+
+/// What the scheduling loop and its writes share. (Not the controllers' context: the
+/// scheduler keeps its own pod watch, on its own thread.)
+#[derive(Clone)]
+pub struct Context {
+    pub api: Arc<ApiState>,
+    pub client: kube::Client,
+    pub events: events::Recorder,
 }
 
 /// Runs the scheduler until `shutdown`.
