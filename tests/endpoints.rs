@@ -286,3 +286,148 @@ async fn endpoints_follow_pod_readiness() {
     })
     .await;
 }
+
+/// The mirrored slices of `db`: (addresses, ready) of each endpoint and the ports, sorted.
+async fn mirrored(api: &Api<EndpointSlice>) -> Vec<(String, Vec<String>, Vec<i32>)> {
+    let Ok(list) = api
+        .list(&ListParams::default().labels(
+            "kubernetes.io/service-name=db,endpointslice.kubernetes.io/managed-by=endpointslicemirroring-controller.k8s.io",
+        ))
+        .await
+    else {
+        return Vec::new();
+    };
+    let mut out: Vec<(String, Vec<String>, Vec<i32>)> = list
+        .items
+        .into_iter()
+        .map(|s| {
+            let mut addresses: Vec<String> = s
+                .endpoints
+                .iter()
+                .map(|e| {
+                    let ready = e.conditions.as_ref().and_then(|c| c.ready) == Some(true);
+                    format!(
+                        "{}{}",
+                        e.addresses.join(","),
+                        if ready { "" } else { " (not ready)" }
+                    )
+                })
+                .collect();
+            addresses.sort();
+            let ports = s.ports.iter().flatten().filter_map(|p| p.port).collect();
+            (s.address_type, addresses, ports)
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// Upstream's EndpointSliceMirroring conformance behaviour: a hand-written Endpoints of a
+/// selectorless Service is mirrored into slices through create, update and delete; a
+/// Service that gains a selector loses its mirrored slices.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_of_selectorless_services_are_mirrored_into_slices() {
+    let cluster = Cluster::start();
+    let k = default_kubectl();
+    let c = client(&cluster).await;
+    let slices: Api<EndpointSlice> = Api::namespaced(c.clone(), "default");
+    let endpoints = |ip: &str, port: u16| {
+        format!(
+            r#"apiVersion: v1
+kind: Endpoints
+metadata:
+  name: db
+  labels: {{team: data}}
+subsets:
+- addresses: [{{ip: {ip}}}, {{ip: "fd00::7"}}]
+  notReadyAddresses: [{{ip: 10.9.9.9}}]
+  ports: [{{name: pg, port: {port}}}]
+"#
+        )
+    };
+    apply(
+        &cluster,
+        &k,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: db}\nspec: {ports: [{name: pg, port: 5432}]}\n",
+    );
+    apply(&cluster, &k, &endpoints("10.1.2.3", 5432));
+    let want = |ip: &str, port: i32| {
+        vec![
+            (
+                "IPv4".to_string(),
+                vec![ip.to_string(), "10.9.9.9 (not ready)".to_string()],
+                vec![port],
+            ),
+            ("IPv6".to_string(), vec!["fd00::7".to_string()], vec![port]),
+        ]
+    };
+    eventually(Duration::from_secs(30), "the mirrored slices", || async {
+        (mirrored(&slices).await == want("10.1.2.3", 5432)).then_some(())
+    })
+    .await;
+    let list = slices
+        .list(&ListParams::default().labels("kubernetes.io/service-name=db"))
+        .await
+        .unwrap();
+    let meta = &list.items[0].metadata;
+    assert_eq!(meta.labels.as_ref().unwrap()["team"], "data");
+    let owner = &meta.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str()),
+        ("Endpoints", "db")
+    );
+
+    // An update is mirrored.
+    apply(&cluster, &k, &endpoints("10.2.3.4", 8080));
+    eventually(Duration::from_secs(30), "the updated slices", || async {
+        (mirrored(&slices).await == want("10.2.3.4", 8080)).then_some(())
+    })
+    .await;
+
+    // A selector makes the Service the EndpointSlice controller's: the mirrors go.
+    kubectl(
+        &cluster,
+        &k,
+        &[
+            "patch",
+            "service",
+            "db",
+            "-p",
+            r#"{"spec":{"selector":{"app":"db"}}}"#,
+        ],
+    )
+    .ok();
+    eventually(Duration::from_secs(30), "the mirrors to go", || async {
+        mirrored(&slices).await.is_empty().then_some(())
+    })
+    .await;
+    kubectl(
+        &cluster,
+        &k,
+        &[
+            "patch",
+            "service",
+            "db",
+            "--type=json",
+            "-p",
+            r#"[{"op":"remove","path":"/spec/selector"}]"#,
+        ],
+    )
+    .ok();
+    apply(&cluster, &k, &endpoints("10.3.4.5", 5432));
+    eventually(
+        Duration::from_secs(30),
+        "the slices mirrored again",
+        || async { (mirrored(&slices).await == want("10.3.4.5", 5432)).then_some(()) },
+    )
+    .await;
+
+    // Deleting the Endpoints deletes the slices (they are owned by it).
+    kubectl(&cluster, &k, &["delete", "endpoints", "db"]).ok();
+    eventually(
+        Duration::from_secs(40),
+        "the slices to go with it",
+        || async { mirrored(&slices).await.is_empty().then_some(()) },
+    )
+    .await;
+}

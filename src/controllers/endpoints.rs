@@ -4,7 +4,8 @@
 //! service port resolved per pod (named target ports looked up in the pod's containers),
 //! grouped into subsets by port set, at most 1,000 addresses (then marked
 //! `endpoints.kubernetes.io/over-capacity: truncated`). Services without a selector —
-//! `default/kubernetes` among them — are left to whoever writes their Endpoints.
+//! `default/kubernetes` among them — are left to whoever writes their Endpoints (which
+//! [`super::endpointslice_mirroring`] copies into EndpointSlices).
 //!
 //! The Service and pod watching shared with [`super::endpointslice`] lives here too.
 

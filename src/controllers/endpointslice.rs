@@ -38,7 +38,7 @@ pub const CONTROLLER_NAME: &str = "endpointslice-controller.k8s.io";
 pub const MAX_ENDPOINTS: usize = 100;
 const ZONE_LABEL: &str = "topology.kubernetes.io/zone";
 
-fn ports_key(ports: &[EndpointPort]) -> String {
+pub fn ports_key(ports: &[EndpointPort]) -> String {
     let mut keys: Vec<String> = ports
         .iter()
         .map(|p| {

@@ -18,6 +18,7 @@
 //! - [`node_ipam`], [`node_lifecycle`], [`taint_eviction`]: nodes' pod CIDRs, health and
 //!   taints, and eviction from NoExecute-tainted nodes;
 //! - [`endpoints`], [`endpointslice`]: the addresses behind each Service;
+//!   [`endpointslice_mirroring`]: hand-written Endpoints of selectorless Services as slices;
 //! - [`events`]: the event recorder they share; [`leader`]: leader election;
 //!   [`pod_conditions`]: what they read from pods; [`pod_events`]: the pod watch they share.
 //!
@@ -35,6 +36,7 @@ pub mod deployment_util;
 pub mod disruption;
 pub mod endpoints;
 pub mod endpointslice;
+pub mod endpointslice_mirroring;
 pub mod events;
 pub mod garbage_collector;
 pub mod history;
@@ -163,6 +165,9 @@ pub const CONTROLLERS: &[(&str, Run)] = &[
     ("endpoint-controller", |c, s| Box::pin(endpoints::run(c, s))),
     ("endpoint-slice-controller", |c, s| {
         Box::pin(endpointslice::run(c, s))
+    }),
+    ("endpointslicemirroring-controller", |c, s| {
+        Box::pin(endpointslice_mirroring::run(c, s))
     }),
 ];
 
