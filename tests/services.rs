@@ -5,7 +5,8 @@
 //! refused at once, a pod reaches itself through its Service (hairpin), session affinity keeps
 //! a client on one pod, a scaled-down endpoint stops receiving traffic, and a deleted
 //! Service's rules leave the table. A pod reaches the API server at
-//! `https://kubernetes.default.svc` with its mounted service-account token and CA.
+//! `https://kubernetes.default.svc` with its mounted service-account token and CA. A pod's
+//! UDP datagrams reach hand-written Endpoints of a Service without a selector.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid), the pod network and the proxy's table removed, and the
@@ -389,4 +390,80 @@ spec:
         with_wrong.iter().any(|l| l.starts_with("HTTP/1.1 401")),
         "a wrong token is refused:\n{log}"
     );
+}
+
+/// A Service without a selector, with Endpoints written by hand (as for a database outside
+/// the cluster) pointing at a UDP socket of this test on the node's address: the Endpoints
+/// are mirrored into an EndpointSlice, and a pod's datagrams to the ClusterIP reach the
+/// socket (busybox has no UDP client but `syslogd -R`, which forwards `logger` lines over
+/// UDP).
+#[test]
+fn a_selectorless_service_carries_udp_to_hand_written_endpoints() {
+    if !is_root("service proxy") {
+        return;
+    }
+    let node = Node::start();
+    let node_name = node.kubectl(&["get", "nodes", "-o", "jsonpath={.items[0].metadata.name}"]);
+    let node_ip = node.get(
+        &format!("node/{node_name}"),
+        "{.status.addresses[?(@.type==\"InternalIP\")].address}",
+    );
+    let socket = std::net::UdpSocket::bind((node_ip.as_str(), 0)).expect("a UDP socket");
+    socket
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let port = socket.local_addr().unwrap().port();
+    node.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Service
+metadata: {{name: outside}}
+spec:
+  ports: [{{name: syslog, port: 5514, protocol: UDP}}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: outside}}
+subsets:
+- addresses: [{{ip: "{node_ip}"}}]
+  ports: [{{name: syslog, port: {port}, protocol: UDP}}]
+"#
+    ));
+    node.wait("the mirrored EndpointSlice", || {
+        let address = node.kubectl(&[
+            "get",
+            "endpointslices",
+            "-l",
+            "kubernetes.io/service-name=outside",
+            "-o",
+            "jsonpath={.items[0].endpoints[0].addresses[0]}",
+        ]);
+        (address == node_ip).then_some(())
+    });
+    let ip = service_ip(&node, "outside");
+    let log = run_pod(
+        &node,
+        "udp-client",
+        &format!(
+            "/bin/busybox syslogd -n -R {ip}:5514 & sleep 1; \
+             for i in 1 2 3 4 5; do /bin/busybox logger -t kedge udp-through-a-service; sleep 1; done; \
+             kill $!"
+        ),
+    );
+    let mut buffer = [0u8; 2048];
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let received = loop {
+        if let Ok((n, _)) = socket.recv_from(&mut buffer) {
+            let text = String::from_utf8_lossy(&buffer[..n]).into_owned();
+            if text.contains("udp-through-a-service") {
+                break text;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no datagram through the Service reached {node_ip}:{port}; the pod's log: {log}\n{}",
+            proxy_table()
+        );
+    };
+    assert!(received.contains("kedge"), "{received}");
 }
