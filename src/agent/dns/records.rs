@@ -179,7 +179,9 @@ fn shape(
                 .iter()
                 .filter(|h| h.port.is_some() || h.cname.is_some())
                 .collect();
-            let weight = u16::try_from(10_000 / with_port.len().max(1)).unwrap_or(u16::MAX);
+            // CoreDNS's weights: 100 shared among the records (every hit counts, also one
+            // without a port, which gets no record), at least 1.
+            let weight = u16::try_from(100 / hits.len().max(1)).unwrap_or(1).max(1);
             let mut glue = Vec::new();
             for hit in with_port {
                 let target = fqdn(hit.cname.as_deref().unwrap_or(&hit.target));

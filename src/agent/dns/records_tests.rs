@@ -246,6 +246,7 @@ fn srv_records_for_named_ports() {
         panic!("an SRV record");
     };
     assert_eq!(srv.port, 80);
+    assert_eq!(srv.weight, 100, "CoreDNS's weight for a lone record");
     assert_eq!(srv.target.to_ascii(), "web.default.svc.cluster.local.");
     assert_eq!(
         a_records(&Reply {
@@ -287,8 +288,11 @@ fn srv_records_for_named_ports() {
         .iter()
         .filter_map(|r| match &r.data {
             RData::SRV(SRV {
-                target, port: 8080, ..
-            }) => Some(target.to_ascii()),
+                target,
+                port: 8080,
+                weight,
+                ..
+            }) => Some(format!("{} {weight}", target.to_ascii())),
             _ => None,
         })
         .collect();
@@ -296,8 +300,8 @@ fn srv_records_for_named_ports() {
     assert_eq!(
         targets,
         vec![
-            "10-42-0-6.pg.db.svc.cluster.local.".to_string(),
-            "pg-0.pg.db.svc.cluster.local.".to_string()
+            "10-42-0-6.pg.db.svc.cluster.local. 50".to_string(),
+            "pg-0.pg.db.svc.cluster.local. 50".to_string()
         ]
     );
     assert_eq!(headless.additionals.len(), 2);
