@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use ipnet::Ipv4Net;
 
+use crate::agent::kubelet::args::KubeletArgs;
 use crate::cli::{AgentArgs, NodeArgs, ServerArgs, SetFlags};
 use crate::paths::DataDir;
 
@@ -84,6 +85,8 @@ pub struct NodeConfig {
     pub taints: Vec<Taint>,
     pub private_registry: PathBuf,
     pub resolv_conf: Option<PathBuf>,
+    /// The kubelet's settings from `--kubelet-arg`.
+    pub kubelet: KubeletArgs,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -287,6 +290,13 @@ impl NodeConfig {
                 .collect::<Result<_, _>>()?,
             private_registry: args.private_registry.clone(),
             resolv_conf: args.resolv_conf.clone(),
+            kubelet: KubeletArgs::parse(&args.kubelet_arg).map_err(|(value, reason)| {
+                ConfigError::Invalid {
+                    flag: "kubelet-arg",
+                    value,
+                    reason,
+                }
+            })?,
         })
     }
 }

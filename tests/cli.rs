@@ -107,6 +107,21 @@ fn errors_are_one_clear_line() {
         stderr(&output)
     );
 
+    // A kubelet flag kedge does not take is refused with the ones it does, as the
+    // kubelet refuses an unknown flag.
+    let output = run(&[
+        "server",
+        "--config",
+        "/dev/null",
+        "--kubelet-arg=cgroup-driver=systemd",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let message = stderr(&output);
+    assert!(
+        message.contains("invalid --kubelet-arg \"cgroup-driver=systemd\": kedge's kubelet does not take \"cgroup-driver\"; it takes max-pods, eviction-hard"),
+        "{message}"
+    );
+
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.yaml");
     std::fs::write(&config, "write-kubeconfig-mode: \"644\"\nnodename: x\n").unwrap();

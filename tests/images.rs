@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use kedge::runtime::images::gc::DiskUsage;
 use kedge::runtime::images::registries::Basic;
-use kedge::runtime::images::{ImageError, ImageStore, Registries};
+use kedge::runtime::images::{GcReport, ImageError, ImageStore, Registries};
 use support::{Registry, RegistryOptions, image_facts, is_root, test_image};
 use tokio_util::sync::CancellationToken;
 
@@ -266,6 +266,19 @@ fn whiteouts_hide_files_in_an_overlay_mount() {
     result.unwrap();
 }
 
+/// Garbage collection with nothing in use, at 85/80% and `available` of 100 bytes free.
+fn collect_at(store: &ImageStore, available: u64) -> GcReport {
+    let mut usage = || {
+        Ok(DiskUsage {
+            capacity: 100,
+            available,
+        })
+    };
+    store
+        .collect_with(85, 80, &HashSet::new(), &mut usage)
+        .unwrap()
+}
+
 #[test]
 fn removal_and_garbage_collection_keep_shared_and_used_content() {
     let Some(fixture) = test_image() else { return };
@@ -280,16 +293,7 @@ fn removal_and_garbage_collection_keep_shared_and_used_content() {
     let top_layer = store.layers(&full).unwrap()[0].clone();
 
     // Below the high threshold nothing happens.
-    let mut fake = || {
-        Ok(DiskUsage {
-            capacity: 100,
-            available: 50,
-        })
-    };
-    let report = store
-        .collect_with(85, 80, &HashSet::new(), &mut fake)
-        .unwrap();
-    assert!(report.removed.is_empty());
+    assert!(collect_at(&store, 50).removed.is_empty());
 
     // Above it, unused images go, least recently used first; the used one stays.
     let in_use: HashSet<_> = [base.id.clone()].into();
@@ -363,6 +367,48 @@ async fn the_import_directory_is_watched() {
     assert!(
         state.contains("busybox.tar") && state.contains("oci.tar.zst"),
         "{state}"
+    );
+    // What the directory produced is pinned: garbage collection leaves it on a full disk.
+    let pinned = store.pinned();
+    for name in ["kedge.test/busybox:1", "kedge.test/busybox-base:1"] {
+        assert!(
+            pinned.contains(&store.get(name).unwrap().id.to_string()),
+            "{name}"
+        );
+    }
+    let report = collect_at(&store, 1);
+    assert!(report.removed.is_empty(), "{report:?}");
+    assert_eq!(store.list().len(), 2);
+}
+
+#[test]
+fn the_kubelet_keeps_images_its_pods_name_and_recent_ones() {
+    use kedge::agent::kubelet::image_gc::kept;
+    const MINIMUM_AGE_SECS: u64 = 120;
+    let Some(fixture) = test_image() else { return };
+    let (_dir, store) = store();
+    store
+        .import_archive(&fixture.join("busybox-docker.tar"))
+        .unwrap();
+    let full = store.get("kedge.test/busybox:1").unwrap();
+    let base = store.get("kedge.test/busybox-base:1").unwrap();
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "p"},
+        "spec": {"containers": [{"name": "a", "image": "kedge.test/busybox:1"}],
+                 "initContainers": [{"name": "i", "image": "example.com/absent:1"}]}
+    }))
+    .unwrap();
+    let imported = full.created_at.max(full.last_used);
+    let later = imported + MINIMUM_AGE_SECS;
+    assert_eq!(
+        kept(&store, std::slice::from_ref(&pod), later, MINIMUM_AGE_SECS),
+        [full.id.clone()].into()
+    );
+    assert!(kept(&store, &[], later, MINIMUM_AGE_SECS).is_empty());
+    // Just imported, both are kept for a while.
+    assert_eq!(
+        kept(&store, &[], imported + 1, MINIMUM_AGE_SECS),
+        [full.id.clone(), base.id.clone()].into()
     );
 }
 

@@ -3,9 +3,11 @@
 //! upstream does when they fail or run long; grpc probes against a real gRPC health server;
 //! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory; emptyDir sizeLimit
 //! eviction; a persistentVolumeClaim bound to a hostPath PV; a node whose data dir's file
-//! system fills up reporting DiskPressure, evicting the pod that uses the most disk, tainted
-//! and refusing new pods until space is freed; the server stopping at once while a pod it
-//! is deleting has a long grace period left; service links in the environment.
+//! system fills up reporting DiskPressure, removing an unused image, then evicting the pod
+//! that uses the most disk, tainted and refusing new pods until space is freed; the server stopping at once while a pod it
+//! is deleting has a long grace period left; service links in the environment;
+//! `--kubelet-arg` setting the node's pod capacity, reservations held back from allocatable,
+//! and a `pid.available` threshold reporting PIDPressure and evicting a pod.
 //!
 //! Without root these tests skip, unless `CI` is set: then they fail. Whatever happens, the
 //! pods' shims are stopped (by pid, through the runtime's recovery) and their logs removed
@@ -684,8 +686,29 @@ fn a_node_short_of_disk_is_tainted_and_takes_no_new_pods() {
     if !is_root("pod lifecycle") {
         return;
     }
+    // A second build of the test image with a 4 MiB layer more, imported with `kedge images`
+    // before the server starts: not pinned (it is not from agent/images), and unused once the
+    // air-gap archive takes its name, so under disk pressure it goes before any pod.
+    let spare = tempfile::tempdir().unwrap();
+    let built = std::process::Command::new("bash")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-test-image.sh"))
+        .arg(spare.path())
+        .args(["--big", "4"])
+        .output()
+        .unwrap();
+    assert!(built.status.success(), "{built:?}");
+    let images = |data: &Path| {
+        let out = std::process::Command::new(common::kedge_program())
+            .args(["images", "ls", "--data-dir"])
+            .arg(data)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let mut spare_id = String::new();
     // The data dir on a small tmpfs of its own, which the test then fills.
-    let node = Node::start_prepared(|data| {
+    let node = Node::start_prepared(&["--kubelet-arg=minimum-image-ttl-duration=0s"], |data| {
         std::fs::create_dir_all(data).unwrap();
         let mounted = std::process::Command::new("mount")
             .args(["-t", "tmpfs", "-o", "size=256m", "kedge-test-data"])
@@ -697,9 +720,30 @@ fn a_node_short_of_disk_is_tainted_and_takes_no_new_pods() {
             "cannot mount a tmpfs on {}",
             data.display()
         );
+        let imported = std::process::Command::new(common::kedge_program())
+            .args(["images", "import", "--data-dir"])
+            .arg(data)
+            .arg(spare.path().join("busybox-docker.tar"))
+            .output()
+            .unwrap();
+        assert!(imported.status.success(), "{imported:?}");
+        spare_id = images(data)
+            .lines()
+            .find(|l| l.starts_with("kedge.test/busybox:1 "))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .to_string();
         vec![data.to_path_buf()]
     });
     let data = node.cluster.data_dir();
+    node.wait("the air-gap archive to take the image's name", || {
+        let listed = images(&data);
+        (listed.contains(&spare_id)
+            && !listed
+                .lines()
+                .any(|l| l.starts_with("kedge.test/busybox:1 ") && l.contains(&spare_id)))
+        .then_some(())
+    });
     let condition = |kind: &str| {
         node.get(
             "nodes",
@@ -752,6 +796,11 @@ fn a_node_short_of_disk_is_tainted_and_takes_no_new_pods() {
         "KubeletHasDiskPressure"
     );
     node.wait("the disk-pressure taint", || tainted().then_some(()));
+    // Reclaiming comes first: the unused image goes (the pinned ones stay).
+    node.wait("the unused image to be removed", || {
+        (!images(&data).contains(&spare_id)).then_some(())
+    });
+    assert!(images(&data).contains("kedge.test/busybox:1"));
     // Node-pressure eviction: the pod using the most disk goes first, killed at once.
     node.wait("the hog to be evicted", || {
         (node.get("pod/hog", "{.status.phase}") == "Failed").then_some(())
@@ -890,4 +939,115 @@ spec:
     let unlinked = read(out.path(), "unlinked");
     assert!(!unlinked.contains("FOOSERVICE_"), "{unlinked}");
     assert!(unlinked.contains("KUBERNETES_SERVICE_HOST="), "{unlinked}");
+}
+
+/// A Kubernetes quantity of bytes as the node reports it (`123Ki` or plain bytes).
+fn bytes(quantity: &str) -> u64 {
+    match quantity.strip_suffix("Ki") {
+        Some(ki) => ki.parse::<u64>().unwrap() * 1024,
+        None => quantity.parse().unwrap(),
+    }
+}
+
+#[test]
+fn kubelet_args_set_the_pod_capacity_and_reservations() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    let node = Node::start_with(&[
+        "--kubelet-arg=max-pods=2",
+        "--kubelet-arg=system-reserved=cpu=100m,memory=256Mi",
+        "--kubelet-arg=--kube-reserved=memory=256Mi,ephemeral-storage=1Gi",
+        "--kubelet-arg=eviction-hard=memory.available<100Mi",
+    ]);
+    let status = |path: &str| node.get("nodes", &format!("{{.items[0].status.{path}}}"));
+    node.wait("the node's status", || {
+        (!status("capacity.pods").is_empty()).then_some(())
+    });
+    assert_eq!(status("capacity.pods"), "2");
+    assert_eq!(status("allocatable.pods"), "2");
+    let cpus: u64 = status("capacity.cpu").parse().unwrap();
+    assert_eq!(status("allocatable.cpu"), format!("{}m", cpus * 1000 - 100));
+    let mib = 1024 * 1024;
+    assert_eq!(
+        bytes(&status("allocatable.memory")),
+        bytes(&status("capacity.memory")) - 512 * mib - 100 * mib
+    );
+    // No nodefs.available threshold once eviction-hard names only memory.
+    assert_eq!(
+        bytes(&status("allocatable.ephemeral-storage")),
+        bytes(&status("capacity.ephemeral-storage")) - 1024 * mib
+    );
+    assert_eq!(
+        node.get(
+            "nodes",
+            "{.items[0].status.conditions[?(@.type==\"PIDPressure\")].status}"
+        ),
+        "False"
+    );
+
+    // Two pods fit; the third is refused for the node's pod capacity.
+    let out = tempfile::tempdir().unwrap();
+    let pods: Vec<String> = ["one", "two", "three"]
+        .iter()
+        .map(|name| pod(name, "Always", 0, out.path(), "sleep 3600", ""))
+        .collect();
+    node.apply(&pods.join("\n---\n"));
+    node.wait("two pods to run", || {
+        let phases = node.get("pods", "{.items[*].status.phase}");
+        (phases.matches("Running").count() == 2).then_some(())
+    });
+    let pending = node.get(
+        "pods",
+        "{.items[?(@.status.phase==\"Pending\")].metadata.name}",
+    );
+    assert_eq!(pending.split_whitespace().count(), 1, "{pending}");
+    node.wait("the third pod to be refused for the pod capacity", || {
+        events(&node, pending.trim())
+            .contains("1 Too many pods")
+            .then_some(())
+    });
+}
+
+#[test]
+fn a_pid_threshold_reports_pid_pressure_and_evicts_a_pod() {
+    if !is_root("pod lifecycle") {
+        return;
+    }
+    // Every process id counts as short: the node is under PID pressure from the start.
+    let node = Node::start_with(&["--kubelet-arg=eviction-hard=pid.available<100%"]);
+    let condition = |path: &str| {
+        node.get(
+            "nodes",
+            &format!("{{.items[0].status.conditions[?(@.type==\"PIDPressure\")].{path}}}"),
+        )
+    };
+    node.wait("PIDPressure", || {
+        (condition("status") == "True").then_some(())
+    });
+    assert_eq!(condition("reason"), "KubeletHasInsufficientPID");
+    node.wait("the pid-pressure taint", || {
+        node.get("nodes", "{.items[0].spec.taints[*].key}")
+            .contains("node.kubernetes.io/pid-pressure")
+            .then_some(())
+    });
+    let out = tempfile::tempdir().unwrap();
+    node.apply(&pod(
+        "tolerant",
+        "Always",
+        0,
+        out.path(),
+        "sleep 3600",
+        "  tolerations: [{key: node.kubernetes.io/pid-pressure, operator: Exists, effect: NoSchedule}]",
+    ));
+    node.wait("the pod to be evicted", || {
+        (node.get("pod/tolerant", "{.status.reason}") == "Evicted").then_some(())
+    });
+    assert_eq!(node.get("pod/tolerant", "{.status.phase}"), "Failed");
+    let message = node.get("pod/tolerant", "{.status.message}");
+    assert!(
+        message.starts_with("The node was low on resource: pids.")
+            && message.contains("processes, request is 0."),
+        "{message}"
+    );
 }

@@ -56,6 +56,12 @@ pub struct NodeArgs {
         help_heading = "Node"
     )]
     pub resolv_conf: Option<PathBuf>,
+
+    /// Upstream kubelet flag for the node's kubelet, flag=value (repeatable): max-pods,
+    /// eviction-hard, system-reserved, kube-reserved, image-gc-high-threshold,
+    /// image-gc-low-threshold, minimum-image-ttl-duration
+    #[arg(long, value_name = "FLAG=VALUE", action = clap::ArgAction::Append, help_heading = "Node")]
+    pub kubelet_arg: Vec<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -157,6 +157,12 @@ impl Out {
     }
 }
 
+/// The kedge executable the tests run: KEDGE_TEST_BIN (scripts/test.sh points it at the
+/// static release binary, so the whole-cluster tests run what ships), else the debug build.
+pub fn kedge_program() -> std::ffi::OsString {
+    std::env::var_os("KEDGE_TEST_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_kedge").into())
+}
+
 /// A running `kedge server`, stopped (SIGKILL) when dropped.
 pub struct Cluster {
     pub dir: tempfile::TempDir,
@@ -245,10 +251,7 @@ impl Cluster {
     }
 
     fn spawn(&mut self) {
-        // KEDGE_TEST_BIN overrides the executable: scripts/test.sh points it at the static release
-        // binary, so the whole-cluster tests run what ships.
-        let program = std::env::var_os("KEDGE_TEST_BIN")
-            .unwrap_or_else(|| env!("CARGO_BIN_EXE_kedge").into());
+        let program = kedge_program();
         let agent: &[&str] = if self.agent {
             &[]
         } else {

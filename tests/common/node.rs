@@ -86,13 +86,13 @@ impl Node {
         }
     }
 
-    /// A server with the test image, whose data dir `prepare` sets up first (see
-    /// [`Cluster::start_with_agent_prepared`]).
-    pub fn start_prepared(prepare: impl FnOnce(&Path) -> Vec<PathBuf>) -> Node {
+    /// A server with `extra` flags and the test image, whose data dir `prepare` sets up
+    /// first (see [`Cluster::start_with_agent_prepared`]).
+    pub fn start_prepared(extra: &[&str], prepare: impl FnOnce(&Path) -> Vec<PathBuf>) -> Node {
         let images = tempfile::tempdir().unwrap();
         let archive = test_image(images.path());
         Node {
-            cluster: Cluster::start_with_agent_prepared(&[], &[&archive], prepare),
+            cluster: Cluster::start_with_agent_prepared(extra, &[&archive], prepare),
             kubectl: default_kubectl(),
             env: &[],
             _images: images,

@@ -1,10 +1,12 @@
 //! The kubelet: makes this machine a node of the cluster and runs the pods bound to it.
 //!
+//! - [`args`]: the upstream kubelet flags `--kubelet-arg` sets;
 //! - [`node`]: registration and the node's status; [`lease`]: the node's heartbeat Lease;
 //! - [`network`]: the pod network behind a trait ([`network::PodNetworking`]);
 //! - [`pods`]: the watch of the node's pods and one worker per pod ([`worker`]) that
 //!   converges the pod's sandbox and containers on its spec, with [`containers`] (the
-//!   runtime's container configs), [`images`] (pull policies), [`env`] (environment),
+//!   runtime's container configs), [`images`] (pull policies; [`image_gc`] removes unused
+//!   images), [`env`] (environment),
 //!   [`volumes`] (volume contents),
 //!   [`status`] (the pod's status as upstream reports it), [`probes`] (startup, liveness,
 //!   readiness; [`grpc_probe`] for gRPC), [`hooks`] (postStart and preStop), [`termination`]
@@ -16,12 +18,14 @@
 //! Inside `kedge server` the kubelet reaches the API server through the in-process transport
 //! as `system:node:<name>`, so the server's own node needs no tunnel.
 
+pub mod args;
 pub mod backoff;
 pub mod containers;
 pub mod env;
 pub mod eviction;
 pub mod grpc_probe;
 pub mod hooks;
+pub mod image_gc;
 pub mod images;
 pub mod lease;
 pub mod log_reader;
@@ -178,8 +182,9 @@ pub async fn run(
     let lease = tokio::spawn(lease::run(kubelet.clone(), node_uid, shutdown.clone()));
     let status = tokio::spawn(node::run_status(kubelet.clone(), shutdown.clone()));
     let pressure = tokio::spawn(pressure::run(kubelet.clone(), shutdown.clone()));
+    let image_gc = tokio::spawn(image_gc::run(kubelet.clone(), shutdown.clone()));
     let pods = pods::run(kubelet.clone(), shutdown.clone()).await;
-    let _ = tokio::join!(lease, status, pressure, import, api);
+    let _ = tokio::join!(lease, status, pressure, image_gc, import, api);
     kubelet.api.nodes.unregister(&name);
     pods
 }

@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::pressure::{EVICTION_MEMORY_KI, Pressure, meminfo_ki};
+use super::args::{KubeletArgs, Threshold};
+use super::pressure::{Pressure, meminfo_ki};
 use super::{Kubelet, KubeletError};
 use crate::runtime::images::ImageStore;
 
@@ -22,8 +23,6 @@ use crate::runtime::images::ImageStore;
 pub const STATUS_UPDATE_FREQUENCY: Duration = Duration::from_secs(10);
 /// How often the status is written even when unchanged (upstream's `nodeStatusReportFrequency`).
 pub const STATUS_REPORT_FREQUENCY: Duration = Duration::from_secs(300);
-/// Pods a node accepts (upstream's `maxPods` default).
-pub const MAX_PODS: u32 = 110;
 /// Images listed in the node's status (upstream's `nodeStatusMaxImages`).
 const MAX_IMAGES: usize = 50;
 
@@ -213,23 +212,14 @@ fn machine_status(kubelet: &Kubelet) -> Value {
         .unwrap_or(1);
     let memory = memory_total_ki();
     let storage = storage_ki(kubelet.config.node.data_dir.root());
+    let args = &kubelet.config.node.kubelet;
     let capacity = json!({
         "cpu": cpus.to_string(),
         "memory": format!("{memory}Ki"),
         "ephemeral-storage": format!("{storage}Ki"),
         "hugepages-1Gi": "0",
         "hugepages-2Mi": "0",
-        "pods": MAX_PODS.to_string(),
-    });
-    // Upstream's defaults hold back the hard eviction thresholds: 100Mi of memory and 10% of
-    // the node's file system.
-    let allocatable = json!({
-        "cpu": cpus.to_string(),
-        "memory": format!("{}Ki", memory.saturating_sub(EVICTION_MEMORY_KI)),
-        "ephemeral-storage": (storage / 10 * 9 * 1024).to_string(),
-        "hugepages-1Gi": "0",
-        "hugepages-2Mi": "0",
-        "pods": MAX_PODS.to_string(),
+        "pods": args.max_pods.to_string(),
     });
     let mut addresses =
         vec![json!({"type": "InternalIP", "address": node_ip(kubelet).to_string()})];
@@ -239,7 +229,7 @@ fn machine_status(kubelet: &Kubelet) -> Value {
     addresses.push(json!({"type": "Hostname", "address": kubelet.config.node.name}));
     json!({
         "capacity": capacity,
-        "allocatable": allocatable,
+        "allocatable": allocatable(args, cpus as u64, memory * 1024, storage * 1024),
         "addresses": addresses,
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
         "nodeInfo": {
@@ -257,6 +247,30 @@ fn machine_status(kubelet: &Kubelet) -> Value {
     })
 }
 
+/// Allocatable as upstream computes it: capacity less the system and kube reservations and
+/// the hard eviction thresholds of memory and of the node's file system.
+fn allocatable(args: &KubeletArgs, cpus: u64, memory: u64, storage: u64) -> Value {
+    let reserved = args.reserved();
+    let hard = &args.eviction_hard;
+    let held =
+        |threshold: Option<Threshold>, capacity: u64| threshold.map_or(0, |t| t.amount(capacity));
+    let cpu = (cpus * 1000).saturating_sub(reserved.cpu_millis);
+    let memory = memory
+        .saturating_sub(reserved.memory)
+        .saturating_sub(held(hard.memory_available, memory));
+    let storage = storage
+        .saturating_sub(reserved.ephemeral_storage)
+        .saturating_sub(held(hard.nodefs_available, storage));
+    json!({
+        "cpu": if cpu.is_multiple_of(1000) { (cpu / 1000).to_string() } else { format!("{cpu}m") },
+        "memory": if memory.is_multiple_of(1024) { format!("{}Ki", memory / 1024) } else { memory.to_string() },
+        "ephemeral-storage": storage.to_string(),
+        "hugepages-1Gi": "0",
+        "hugepages-2Mi": "0",
+        "pods": args.max_pods.to_string(),
+    })
+}
+
 fn images(store: &ImageStore) -> Vec<Value> {
     let mut images = store.list();
     images.sort_by_key(|image| std::cmp::Reverse(image.size));
@@ -271,8 +285,7 @@ fn images(store: &ImageStore) -> Vec<Value> {
         .collect()
 }
 
-/// The node's conditions, without timestamps: (type, status, reason, message). PIDPressure
-/// stays false: upstream sets no default threshold for it.
+/// The node's conditions, without timestamps: (type, status, reason, message).
 fn conditions(pressure: Pressure) -> [(&'static str, &'static str, &'static str, &'static str); 4] {
     [
         if pressure.memory {
@@ -305,12 +318,21 @@ fn conditions(pressure: Pressure) -> [(&'static str, &'static str, &'static str,
                 "kubelet has no disk pressure",
             )
         },
-        (
-            "PIDPressure",
-            "False",
-            "KubeletHasSufficientPID",
-            "kubelet has sufficient PID available",
-        ),
+        if pressure.pid {
+            (
+                "PIDPressure",
+                "True",
+                "KubeletHasInsufficientPID",
+                "kubelet has insufficient PID available",
+            )
+        } else {
+            (
+                "PIDPressure",
+                "False",
+                "KubeletHasSufficientPID",
+                "kubelet has sufficient PID available",
+            )
+        },
         (
             "Ready",
             "True",
@@ -325,10 +347,13 @@ fn observed(kubelet: &Kubelet) -> Value {
     let mut status = machine_status(kubelet);
     status["images"] = json!(images(&kubelet.images));
     status["conditions"] = json!(
-        conditions(Pressure::measure(kubelet.config.node.data_dir.root()))
-            .iter()
-            .map(|(t, s, r, m)| json!({"type": t, "status": s, "reason": r, "message": m}))
-            .collect::<Vec<_>>()
+        conditions(Pressure::measure(
+            kubelet.config.node.data_dir.root(),
+            &kubelet.config.node.kubelet.eviction_hard,
+        ))
+        .iter()
+        .map(|(t, s, r, m)| json!({"type": t, "status": s, "reason": r, "message": m}))
+        .collect::<Vec<_>>()
     );
     status
 }
@@ -394,6 +419,7 @@ mod tests {
         let short = conditions(Pressure {
             memory: true,
             disk: true,
+            pid: true,
         });
         assert_eq!(
             short[0],
@@ -406,6 +432,15 @@ mod tests {
         );
         assert_eq!(short[1].1, "True");
         assert_eq!(short[1].2, "KubeletHasDiskPressure");
+        assert_eq!(
+            short[2],
+            (
+                "PIDPressure",
+                "True",
+                "KubeletHasInsufficientPID",
+                "kubelet has insufficient PID available"
+            )
+        );
         let fine = conditions(Pressure::default());
         assert!(fine[..3].iter().all(|c| c.1 == "False"));
         assert_eq!(
@@ -417,5 +452,29 @@ mod tests {
                 "kubelet is posting ready status"
             )
         );
+    }
+
+    #[test]
+    fn allocatable_holds_back_reservations_and_hard_thresholds() {
+        let gib: u64 = 1 << 30;
+        let defaults = allocatable(&KubeletArgs::default(), 2, 4 * gib, 100 * gib);
+        assert_eq!(
+            defaults,
+            json!({"cpu": "2", "memory": "4091904Ki", "ephemeral-storage": (90 * gib).to_string(),
+                "hugepages-1Gi": "0", "hugepages-2Mi": "0", "pods": "110"})
+        );
+        let args = KubeletArgs::parse(&[
+            "max-pods=7".into(),
+            "system-reserved=cpu=500m,memory=1Gi".into(),
+            "kube-reserved=memory=512Mi,ephemeral-storage=10Gi".into(),
+            "eviction-hard=memory.available<512Mi".into(),
+        ])
+        .unwrap();
+        let reserved = allocatable(&args, 2, 4 * gib, 100 * gib);
+        assert_eq!(reserved["cpu"], "1500m");
+        assert_eq!(reserved["memory"], format!("{}Ki", 2 * gib / 1024));
+        // No nodefs.available threshold once eviction-hard is given without one.
+        assert_eq!(reserved["ephemeral-storage"], (90 * gib).to_string());
+        assert_eq!(reserved["pods"], "7");
     }
 }

@@ -1,20 +1,24 @@
-//! Node-pressure eviction, as upstream's kubelet does it with its default hard thresholds:
-//! the node is under memory pressure when less than 100 MiB is available (`MemAvailable`),
-//! under disk pressure when less than 15% of the data dir's file system (or 5% of its inodes)
-//! is free. Unlike upstream, which counts the blocks left to unprivileged users, the free
-//! share is what root may still use (blocks reserved for root count as free): kedge writes
-//! everything as root, and a file system with a large reservation (this project's CI
-//! machines keep 64% back, so that only 13% is "available") would otherwise be under
-//! pressure while most of it is empty. The node's conditions say so ([`Pressure`], read by [`super::node`]; the node
-//! lifecycle controller then taints the node), and every [`EVICTION_INTERVAL`] while the
-//! pressure lasts one pod is evicted ([`run`]): killed at once and reported `Failed` with
-//! reason `Evicted`, by its worker, which [`Evictions`] tells.
+//! Node-pressure eviction, as upstream's kubelet does it with its hard thresholds (upstream's
+//! defaults, or `--kubelet-arg=eviction-hard=…`, see [`super::args`]): by default the node is
+//! under memory pressure when less than 100 MiB is available (`MemAvailable`), under disk
+//! pressure when less than 15% of the data dir's file system (or 5% of its inodes) is free,
+//! and under PID pressure only when a `pid.available` threshold is given. Unlike upstream,
+//! which counts the blocks left to unprivileged users, the free share is what root may still
+//! use (blocks reserved for root count as free): kedge writes everything as root, and a file
+//! system with a large reservation (this project's CI machines keep 64% back, so that only
+//! 13% is "available") would otherwise be under pressure while most of it is empty. The
+//! node's conditions say so ([`Pressure`], read by [`super::node`]; the node lifecycle
+//! controller then taints the node), and every [`EVICTION_INTERVAL`] while the pressure
+//! lasts one pod is evicted ([`run`]): killed at once and reported `Failed` with reason
+//! `Evicted`, by its worker, which [`Evictions`] tells. Under disk pressure the unused images
+//! are removed first ([`image_gc::free_disk`]), and a pod evicted only if that did not end it.
 //!
 //! The victim is chosen as upstream ranks pods: those using more of the short resource than
 //! they request first, then the lowest priority, then the largest use above the request.
 //! Memory use is the pod cgroup's working set (usage less inactive file pages); disk use is
-//! the containers' writable layers, the pod's volumes and its logs. Mirror pods and pods of
-//! priority `system-node-critical` and above are never evicted.
+//! the containers' writable layers, the pod's volumes and its logs; process use is the pod
+//! cgroup's task count. Mirror pods and pods of priority `system-node-critical` and above
+//! are never evicted.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -27,18 +31,12 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Kubelet;
+use super::args::{Threshold, Thresholds};
 use super::eviction::disk_usage;
+use super::image_gc;
 use crate::api::admission::validation::parse_quantity;
 use crate::runtime::cgroups::{CgroupLayout, CgroupVersion};
 
-/// Upstream's `memory.available<100Mi`, in KiB.
-pub const EVICTION_MEMORY_KI: u64 = 100 * 1024;
-/// The free share of a file system below which the node is under disk pressure: upstream's
-/// `nodefs.available<10%` and `imagefs.available<15%`; kedge keeps images and pods under one
-/// data directory, so the stricter one holds.
-const EVICTION_DISK_FREE_PERCENT: u64 = 15;
-/// Upstream's `nodefs.inodesFree<5%`.
-const EVICTION_INODES_FREE_PERCENT: u64 = 5;
 /// How often the signals are checked and at most one pod evicted (upstream's
 /// `evictionMonitoringPeriod`).
 pub const EVICTION_INTERVAL: Duration = Duration::from_secs(10);
@@ -50,32 +48,86 @@ const CRITICAL_PRIORITY: i32 = 2_000_001_000;
 pub struct Pressure {
     pub memory: bool,
     pub disk: bool,
+    pub pid: bool,
 }
 
-impl Pressure {
-    /// From `/proc/meminfo` (`MemAvailable`, upstream's `memory.available` on a host) and
-    /// the file system holding `data_dir`.
-    pub fn measure(data_dir: &Path) -> Pressure {
+/// The node's eviction signals as measured; `None` where a signal could not be read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Signals {
+    /// `MemAvailable` and `MemTotal`, in KiB.
+    pub memory_ki: Option<(u64, u64)>,
+    /// The data dir's file system: (bytes free, bytes, inodes free, inodes).
+    pub fs: Option<(u64, u64, u64, u64)>,
+    /// Process ids: (the most there may be, in use).
+    pub pids: Option<(u64, u64)>,
+}
+
+impl Signals {
+    /// From `/proc/meminfo` (`MemAvailable`, upstream's `memory.available` on a host), the
+    /// file system holding `data_dir`, and the kernel's process count against the lower of
+    /// `pid_max` and `threads-max` (upstream's `pid.available`, which counts tasks as this
+    /// does).
+    pub fn measure(data_dir: &Path) -> Signals {
         let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
         let mut probe = data_dir.to_path_buf();
         while !probe.exists() && probe.pop() {}
         let fs = rustix::fs::statvfs(&probe).ok();
-        Pressure::from_signals(
-            meminfo_ki(&meminfo, "MemAvailable:"),
-            fs.map(|s| (s.f_bfree, s.f_blocks, s.f_ffree, s.f_files)),
-        )
+        let limit =
+            |file: &str| -> Option<u64> { std::fs::read_to_string(file).ok()?.trim().parse().ok() };
+        let max_pids = match (
+            limit("/proc/sys/kernel/pid_max"),
+            limit("/proc/sys/kernel/threads-max"),
+        ) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        // The fourth field of /proc/loadavg is running/total tasks, what sysinfo counts.
+        let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+        let tasks = loadavg
+            .split_whitespace()
+            .nth(3)
+            .and_then(|f| f.split_once('/'))
+            .and_then(|(_, total)| total.parse::<u64>().ok());
+        Signals {
+            memory_ki: meminfo_ki(&meminfo, "MemAvailable:").zip(meminfo_ki(&meminfo, "MemTotal:")),
+            fs: fs.map(|s| {
+                (
+                    s.f_bfree.saturating_mul(s.f_frsize),
+                    s.f_blocks.saturating_mul(s.f_frsize),
+                    s.f_ffree,
+                    s.f_files,
+                )
+            }),
+            pids: max_pids.zip(tasks),
+        }
+    }
+}
+
+impl Pressure {
+    /// Measures the signals and compares them with `thresholds`.
+    pub fn measure(data_dir: &Path, thresholds: &Thresholds) -> Pressure {
+        Pressure::from_signals(&Signals::measure(data_dir), thresholds)
     }
 
-    /// `available_ki`: available memory; `fs`: (blocks free, blocks, inodes free, inodes). An unknown signal is no pressure.
-    pub fn from_signals(available_ki: Option<u64>, fs: Option<(u64, u64, u64, u64)>) -> Pressure {
-        let short = |free: u64, total: u64, percent: u64| {
-            total > 0 && free.saturating_mul(100) < total.saturating_mul(percent)
+    /// The pressure `signals` show against `thresholds`; an unknown signal is no pressure.
+    /// kedge keeps images and pods on one file system (the data dir's), so its node and
+    /// image file system thresholds both apply to it.
+    pub fn from_signals(signals: &Signals, thresholds: &Thresholds) -> Pressure {
+        let crossed = |threshold: Option<Threshold>, available: u64, capacity: u64| {
+            threshold.is_some_and(|t| t.crossed(available, capacity))
         };
         Pressure {
-            memory: available_ki.is_some_and(|ki| ki < EVICTION_MEMORY_KI),
-            disk: fs.is_some_and(|(bavail, blocks, favail, files)| {
-                short(bavail, blocks, EVICTION_DISK_FREE_PERCENT)
-                    || short(favail, files, EVICTION_INODES_FREE_PERCENT)
+            memory: signals.memory_ki.is_some_and(|(available, total)| {
+                crossed(thresholds.memory_available, available * 1024, total * 1024)
+            }),
+            disk: signals.fs.is_some_and(|(bfree, blocks, ffree, files)| {
+                crossed(thresholds.nodefs_available, bfree, blocks)
+                    || crossed(thresholds.imagefs_available, bfree, blocks)
+                    || crossed(thresholds.nodefs_inodes_free, ffree, files)
+                    || crossed(thresholds.imagefs_inodes_free, ffree, files)
+            }),
+            pid: signals.pids.is_some_and(|(max, running)| {
+                crossed(thresholds.pid_available, max.saturating_sub(running), max)
             }),
         }
     }
@@ -135,6 +187,7 @@ pub fn rank(candidates: &mut [Candidate]) {
 enum Resource {
     Memory,
     EphemeralStorage,
+    Pids,
 }
 
 impl Resource {
@@ -142,6 +195,15 @@ impl Resource {
         match self {
             Resource::Memory => "memory",
             Resource::EphemeralStorage => "ephemeral-storage",
+            Resource::Pids => "pids",
+        }
+    }
+
+    /// What its amounts count, for the eviction message.
+    fn unit(self) -> &'static str {
+        match self {
+            Resource::Memory | Resource::EphemeralStorage => "bytes",
+            Resource::Pids => "processes",
         }
     }
 }
@@ -157,6 +219,15 @@ fn memory_usage(cgroups: &CgroupLayout, uid: &str) -> u64 {
     let usage: u64 = usage.trim().parse().unwrap_or(0);
     let inactive = meminfo_ki(&read("memory.stat"), inactive_key).unwrap_or(0);
     usage.saturating_sub(inactive)
+}
+
+/// The pod's tasks (processes and threads), as its cgroup counts them.
+fn pid_usage(cgroups: &CgroupLayout, uid: &str) -> u64 {
+    let dir = cgroups.dir("pids", &cgroups.pod_path(uid));
+    std::fs::read_to_string(dir.join("pids.current"))
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// The disk the pod takes: its containers' writable layers (not their mounted root file
@@ -218,8 +289,18 @@ fn evictable(pod: &Pod) -> bool {
     active && pod.metadata.deletion_timestamp.is_none() && !mirror && !critical
 }
 
-/// Checks the node's signals every [`EVICTION_INTERVAL`] until `shutdown`; under pressure,
-/// has one pod evicted, and waits for it to have ended before it chooses another.
+/// The node's pressure against its hard eviction thresholds, measured off the runtime.
+async fn measure(kubelet: &Kubelet) -> Pressure {
+    let data_dir = kubelet.config.node.data_dir.root().to_path_buf();
+    let thresholds = kubelet.config.node.kubelet.eviction_hard;
+    tokio::task::spawn_blocking(move || Pressure::measure(&data_dir, &thresholds))
+        .await
+        .unwrap_or_default()
+}
+
+/// Checks the node's signals every [`EVICTION_INTERVAL`] until `shutdown`; under disk
+/// pressure, first removes the unused images; under pressure still, has one pod evicted, and
+/// waits for it to have ended before it chooses another.
 pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) {
     let pods: Api<Pod> = Api::all(kubelet.client.clone());
     let on_node =
@@ -231,13 +312,20 @@ pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(EVICTION_INTERVAL) => {}
         }
-        let data_dir = kubelet.config.node.data_dir.root().to_path_buf();
-        let pressure = tokio::task::spawn_blocking(move || Pressure::measure(&data_dir))
-            .await
-            .unwrap_or_default();
+        let mut pressure = measure(&kubelet).await;
+        // Unused images go before any pod does.
+        if pressure.disk
+            && pending.is_none()
+            && image_gc::free_disk(&kubelet)
+                .await
+                .is_some_and(|report| !report.removed.is_empty())
+        {
+            pressure = measure(&kubelet).await;
+        }
         let resource = match pressure {
             Pressure { memory: true, .. } => Resource::Memory,
             Pressure { disk: true, .. } => Resource::EphemeralStorage,
+            Pressure { pid: true, .. } => Resource::Pids,
             _ => {
                 pending = None;
                 continue;
@@ -269,6 +357,7 @@ pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) {
                         Resource::EphemeralStorage => {
                             ephemeral_usage(&kubelet_for_usage, pod, &uid)
                         }
+                        Resource::Pids => pid_usage(&cgroups, &uid),
                     };
                     Candidate {
                         name: format!(
@@ -291,9 +380,10 @@ pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) {
             continue;
         };
         let message = format!(
-            "The node was low on resource: {}. The pod was using {} bytes, request is {}.",
+            "The node was low on resource: {}. The pod was using {} {}, request is {}.",
             resource.name(),
             victim.usage,
+            resource.unit(),
             victim.request
         );
         info!(pod = %victim.name, resource = resource.name(), usage = victim.usage, "evicting a pod under node pressure");
@@ -308,21 +398,78 @@ mod tests {
 
     #[test]
     fn pressure_follows_upstreams_default_thresholds() {
+        let defaults = Thresholds::default();
+        let at = |memory_ki: Option<(u64, u64)>, fs| {
+            Pressure::from_signals(
+                &Signals {
+                    memory_ki,
+                    fs,
+                    pids: Some((1000, 999)),
+                },
+                &defaults,
+            )
+        };
         let roomy = Some((50, 100, 50, 100));
+        let total = 4 * 1024 * 1024;
         assert_eq!(
-            Pressure::from_signals(Some(2 * 1024 * 1024), roomy),
+            at(Some((2 * 1024 * 1024, total)), roomy),
             Pressure::default()
         );
         // memory.available < 100Mi
-        assert!(Pressure::from_signals(Some(100 * 1024 - 1), roomy).memory);
-        assert!(!Pressure::from_signals(Some(100 * 1024), roomy).memory);
+        assert!(at(Some((100 * 1024 - 1, total)), roomy).memory);
+        assert!(!at(Some((100 * 1024, total)), roomy).memory);
         // less than 15% of the blocks, or 5% of the inodes, free
-        assert!(Pressure::from_signals(None, Some((14, 100, 50, 100))).disk);
-        assert!(!Pressure::from_signals(None, Some((15, 100, 50, 100))).disk);
-        assert!(Pressure::from_signals(None, Some((50, 100, 4, 100))).disk);
-        // unknown signals are no pressure
-        assert_eq!(Pressure::from_signals(None, None), Pressure::default());
-        assert!(!Pressure::from_signals(None, Some((0, 0, 0, 0))).disk);
+        assert!(at(None, Some((14, 100, 50, 100))).disk);
+        assert!(!at(None, Some((15, 100, 50, 100))).disk);
+        assert!(at(None, Some((50, 100, 4, 100))).disk);
+        // no pid threshold by default; unknown signals are no pressure
+        assert_eq!(at(None, None), Pressure::default());
+        assert!(!at(None, Some((0, 0, 0, 0))).disk);
+    }
+
+    #[test]
+    fn given_thresholds_replace_the_defaults() {
+        let thresholds = super::super::args::KubeletArgs::parse(&[
+            "eviction-hard=memory.available<10%,nodefs.available<1Gi,pid.available<20%".into(),
+        ])
+        .unwrap()
+        .eviction_hard;
+        let gib = 1 << 30;
+        let check = |signals: Signals| Pressure::from_signals(&signals, &thresholds);
+        // 10% of 4 GiB of memory, 1 GiB of disk, 20% of 1,000 pids.
+        let roomy = Signals {
+            memory_ki: Some((500 * 1024, 4 * 1024 * 1024)),
+            fs: Some((gib, 10 * gib, 0, 100)),
+            pids: Some((1000, 800)),
+        };
+        assert_eq!(
+            check(roomy),
+            Pressure::default(),
+            "inodes have no threshold now"
+        );
+        let short = Signals {
+            memory_ki: Some((400 * 1024, 4 * 1024 * 1024)),
+            fs: Some((gib - 1, 10 * gib, 0, 100)),
+            pids: Some((1000, 801)),
+        };
+        assert_eq!(
+            check(short),
+            Pressure {
+                memory: true,
+                disk: true,
+                pid: true
+            }
+        );
+    }
+
+    #[test]
+    fn signals_are_read_from_this_machine() {
+        let signals = Signals::measure(Path::new("/"));
+        let (available, total) = signals.memory_ki.unwrap();
+        assert!(available <= total && total > 0);
+        let (max, running) = signals.pids.unwrap();
+        assert!(running > 0 && running < max);
+        assert!(signals.fs.unwrap().1 > 0);
     }
 
     #[test]

@@ -1,6 +1,9 @@
 //! Image garbage collection as the kubelet does it: when the filesystem holding the store is
 //! more than `high`% used, unused images are removed, least recently used first, until usage
-//! is below `low`% (kubelet defaults: 85 and 80).
+//! is below `low`% (kubelet defaults: 85 and 80). Images the air-gap directory produced are
+//! pinned and never removed ([`ImageStore::pinned`]). Usage counts blocks reserved for root
+//! as free, as node-pressure eviction does (see `agent::kubelet::pressure`): kedge writes as
+//! root, and a file system that keeps much back would otherwise look full.
 
 use std::collections::HashSet;
 
@@ -25,7 +28,7 @@ pub struct GcReport {
     pub freed: u64,
 }
 
-/// Capacity and available bytes of a filesystem.
+/// Capacity and free bytes of a filesystem (blocks reserved for root count as free).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DiskUsage {
     pub capacity: u64,
@@ -53,12 +56,12 @@ impl ImageStore {
             .map_err(|e| ImageError::io("statvfs", self.root())(e.into()))?;
         Ok(DiskUsage {
             capacity: stat.f_blocks.saturating_mul(stat.f_frsize),
-            available: stat.f_bavail.saturating_mul(stat.f_frsize),
+            available: stat.f_bfree.saturating_mul(stat.f_frsize),
         })
     }
 
-    /// Removes unused images (not in `in_use`) while usage is above `high`%, least recently
-    /// used first, until it is below `low`%. Blocking: call it from a blocking thread.
+    /// Removes unused images (not in `in_use`, not pinned) while usage is above `high`%,
+    /// least recently used first, until it is below `low`%. Blocking: call it from a blocking thread.
     ///
     /// # Errors
     /// `statvfs` or a removal failed.
@@ -90,10 +93,11 @@ impl ImageStore {
             .capacity
             .saturating_mul(100 - u64::from(low.min(100)))
             / 100;
+        let pinned = self.pinned();
         let mut candidates: Vec<_> = self
             .list()
             .into_iter()
-            .filter(|i| !in_use.contains(&i.id))
+            .filter(|i| !in_use.contains(&i.id) && !pinned.contains(&i.id.to_string()))
             .collect();
         candidates.sort_by_key(|i| (i.last_used, i.created_at));
         let mut now = before;

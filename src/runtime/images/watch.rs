@@ -6,8 +6,12 @@
 //! once its size and mtime have held still for one poll, so a file being copied in is not
 //! read half-written. What was done is remembered in `import-state.json` beside the store:
 //! after a restart, an unchanged file whose images are all still present is skipped.
+//!
+//! Images that came from the directory are pinned ([`ImageStore::pinned`]): garbage
+//! collection never removes them, as k3s pins what it imports, so an air-gapped node does not
+//! lose images it has no registry to pull again from.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -18,6 +22,8 @@ use super::error::{ImageError, Result};
 use super::metadata::write_atomic;
 use super::store::ImageStore;
 
+/// What the watcher did, beside the store.
+const STATE_FILE: &str = "import-state.json";
 /// How often the directory is looked at.
 pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// How long a failed file waits before it is tried again (unless it changes).
@@ -46,13 +52,26 @@ pub fn is_import_file(name: &str) -> bool {
 }
 
 impl ImageStore {
+    /// The ids of the images the air-gap directory produced (imported or pulled).
+    pub fn pinned(&self) -> HashSet<String> {
+        let state: State = std::fs::read(self.root().join(STATE_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        state
+            .done
+            .into_values()
+            .flat_map(|(_, produced)| produced)
+            .collect()
+    }
+
     /// Imports and pulls what `dir` holds, then keeps watching it until `shutdown`.
     ///
     /// # Errors
     /// Only if the state file cannot be written; a file that fails is logged and retried
     /// when it changes or after five minutes.
     pub async fn watch_import_dir(&self, dir: &Path, shutdown: CancellationToken) -> Result<()> {
-        let state_path = self.root().join("import-state.json");
+        let state_path = self.root().join(STATE_FILE);
         let mut state: State = std::fs::read(&state_path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
