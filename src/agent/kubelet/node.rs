@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Node;
@@ -17,6 +18,7 @@ use tracing::{info, warn};
 use super::args::{KubeletArgs, Threshold};
 use super::pressure::{Pressure, meminfo_ki};
 use super::{Kubelet, KubeletError};
+use crate::api::admission::validation::{Quantity, QuantityFormat};
 use crate::runtime::images::ImageStore;
 
 /// How often the node's status is computed (upstream's `nodeStatusUpdateFrequency`).
@@ -213,14 +215,16 @@ fn machine_status(kubelet: &Kubelet) -> Value {
     let memory = memory_total_ki();
     let storage = storage_ki(kubelet.config.node.data_dir.root());
     let args = &kubelet.config.node.kubelet;
-    let capacity = json!({
+    let hugepages = hugepages(Path::new("/sys/kernel/mm/hugepages"));
+    let mut capacity = json!({
         "cpu": cpus.to_string(),
         "memory": format!("{memory}Ki"),
         "ephemeral-storage": format!("{storage}Ki"),
-        "hugepages-1Gi": "0",
-        "hugepages-2Mi": "0",
         "pods": args.max_pods.to_string(),
     });
+    for (name, bytes) in hugepages {
+        capacity[name] = json!(binary_quantity(bytes));
+    }
     let mut addresses =
         vec![json!({"type": "InternalIP", "address": node_ip(kubelet).to_string()})];
     if let Some(external) = kubelet.config.node.external_ip {
@@ -229,7 +233,7 @@ fn machine_status(kubelet: &Kubelet) -> Value {
     addresses.push(json!({"type": "Hostname", "address": kubelet.config.node.name}));
     json!({
         "capacity": capacity,
-        "allocatable": allocatable(args, cpus as u64, memory * 1024, storage * 1024),
+        "allocatable": allocatable(args, cpus as u64, memory * 1024, storage * 1024, &hugepages),
         "addresses": addresses,
         "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
         "nodeInfo": {
@@ -247,9 +251,37 @@ fn machine_status(kubelet: &Kubelet) -> Value {
     })
 }
 
+/// Pre-allocated huge pages, in bytes, by resource name (`hugepages-2Mi`, `hugepages-1Gi`):
+/// `nr_hugepages` of each size under `/sys/kernel/mm/hugepages`, 0 where the size is absent.
+fn hugepages(root: &Path) -> [(&'static str, u64); 2] {
+    [("hugepages-1Gi", 1 << 30), ("hugepages-2Mi", 2 << 20)].map(|(name, size)| {
+        let count = std::fs::read_to_string(
+            root.join(format!("hugepages-{}kB", size / 1024))
+                .join("nr_hugepages"),
+        )
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+        (name, count * size)
+    })
+}
+
+/// Bytes as the API spells a binary quantity (`20Mi`, `1Gi`, `0`).
+fn binary_quantity(bytes: u64) -> String {
+    Quantity::from_nanos(i128::from(bytes) * 1_000_000_000, QuantityFormat::BinarySI)
+        .to_canonical_string()
+}
+
 /// Allocatable as upstream computes it: capacity less the system and kube reservations and
-/// the hard eviction thresholds of memory and of the node's file system.
-fn allocatable(args: &KubeletArgs, cpus: u64, memory: u64, storage: u64) -> Value {
+/// the hard eviction thresholds of memory and of the node's file system; pre-allocated huge
+/// pages are not allocatable memory.
+fn allocatable(
+    args: &KubeletArgs,
+    cpus: u64,
+    memory: u64,
+    storage: u64,
+    hugepages: &[(&str, u64)],
+) -> Value {
     let reserved = args.reserved();
     let hard = &args.eviction_hard;
     let held =
@@ -257,18 +289,21 @@ fn allocatable(args: &KubeletArgs, cpus: u64, memory: u64, storage: u64) -> Valu
     let cpu = (cpus * 1000).saturating_sub(reserved.cpu_millis);
     let memory = memory
         .saturating_sub(reserved.memory)
-        .saturating_sub(held(hard.memory_available, memory));
+        .saturating_sub(held(hard.memory_available, memory))
+        .saturating_sub(hugepages.iter().map(|(_, bytes)| bytes).sum());
     let storage = storage
         .saturating_sub(reserved.ephemeral_storage)
         .saturating_sub(held(hard.nodefs_available, storage));
-    json!({
+    let mut allocatable = json!({
         "cpu": if cpu.is_multiple_of(1000) { (cpu / 1000).to_string() } else { format!("{cpu}m") },
         "memory": if memory.is_multiple_of(1024) { format!("{}Ki", memory / 1024) } else { memory.to_string() },
         "ephemeral-storage": storage.to_string(),
-        "hugepages-1Gi": "0",
-        "hugepages-2Mi": "0",
         "pods": args.max_pods.to_string(),
-    })
+    });
+    for (name, bytes) in hugepages {
+        allocatable[*name] = json!(binary_quantity(*bytes));
+    }
+    allocatable
 }
 
 fn images(store: &ImageStore) -> Vec<Value> {
@@ -457,12 +492,22 @@ mod tests {
     #[test]
     fn allocatable_holds_back_reservations_and_hard_thresholds() {
         let gib: u64 = 1 << 30;
-        let defaults = allocatable(&KubeletArgs::default(), 2, 4 * gib, 100 * gib);
+        let none = [("hugepages-1Gi", 0), ("hugepages-2Mi", 0)];
+        let defaults = allocatable(&KubeletArgs::default(), 2, 4 * gib, 100 * gib, &none);
         assert_eq!(
             defaults,
             json!({"cpu": "2", "memory": "4091904Ki", "ephemeral-storage": (90 * gib).to_string(),
                 "hugepages-1Gi": "0", "hugepages-2Mi": "0", "pods": "110"})
         );
+        // Pre-allocated huge pages leave allocatable memory.
+        let some = [("hugepages-1Gi", gib), ("hugepages-2Mi", 10 << 20)];
+        let with_pages = allocatable(&KubeletArgs::default(), 2, 4 * gib, 100 * gib, &some);
+        assert_eq!(
+            with_pages["memory"],
+            format!("{}Ki", (3 * gib - (110 << 20)) / 1024)
+        );
+        assert_eq!(with_pages["hugepages-1Gi"], "1Gi");
+        assert_eq!(with_pages["hugepages-2Mi"], "10Mi");
         let args = KubeletArgs::parse(&[
             "max-pods=7".into(),
             "system-reserved=cpu=500m,memory=1Gi".into(),
@@ -470,11 +515,25 @@ mod tests {
             "eviction-hard=memory.available<512Mi".into(),
         ])
         .unwrap();
-        let reserved = allocatable(&args, 2, 4 * gib, 100 * gib);
+        let reserved = allocatable(&args, 2, 4 * gib, 100 * gib, &none);
         assert_eq!(reserved["cpu"], "1500m");
         assert_eq!(reserved["memory"], format!("{}Ki", 2 * gib / 1024));
         // No nodefs.available threshold once eviction-hard is given without one.
         assert_eq!(reserved["ephemeral-storage"], (90 * gib).to_string());
         assert_eq!(reserved["pods"], "7");
+    }
+
+    #[test]
+    fn huge_pages_are_counted_by_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let two_mi = dir.path().join("hugepages-2048kB");
+        std::fs::create_dir_all(&two_mi).unwrap();
+        std::fs::write(two_mi.join("nr_hugepages"), "16\n").unwrap();
+        assert_eq!(
+            hugepages(dir.path()),
+            [("hugepages-1Gi", 0), ("hugepages-2Mi", 32 << 20)]
+        );
+        assert_eq!(binary_quantity(32 << 20), "32Mi");
+        assert_eq!(binary_quantity(0), "0");
     }
 }
