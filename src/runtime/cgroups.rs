@@ -134,10 +134,17 @@ impl CgroupLayout {
         limits: Option<&Resources>,
     ) -> io::Result<()> {
         let pod = self.pod_path(uid);
+        // A missing directory is named: most often the cgroup file system is not mounted
+        // where it is looked for (e.g. under `ip netns exec`, which mounts a fresh /sys).
+        let create = |dir: &Path| {
+            kernel
+                .create_dir(dir)
+                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", dir.display())))
+        };
         match self.version {
             CgroupVersion::V1 => {
                 for controller in V1_POD_CONTROLLERS {
-                    kernel.create_dir(&self.dir(controller, &pod))?;
+                    create(&self.dir(controller, &pod))?;
                 }
                 if let Some(limits) = limits {
                     if limits.cpu_request_millis.is_some() || limits.cpu_limit_millis.is_some() {
@@ -179,7 +186,7 @@ impl CgroupLayout {
                         );
                     }
                     path = format!("{path}/{part}");
-                    kernel.create_dir(&self.dir("", &path))?;
+                    create(&self.dir("", &path))?;
                 }
                 let dir = self.dir("", &pod);
                 for controller in ["cpu", "memory", "pids"] {
@@ -369,6 +376,22 @@ mod tests {
             path: "/sys/fs/cgroup/memory/kedge/podu1/memory.limit_in_bytes".into(),
             value: "1073741824".into()
         }));
+    }
+
+    #[test]
+    fn a_cgroup_that_cannot_be_made_is_named() {
+        let kernel = RecordingKernel::new();
+        kernel.fail_on("CreateDir");
+        for (version, dir) in [
+            (CgroupVersion::V1, "/sys/fs/cgroup/cpu/kedge/podu1"),
+            (CgroupVersion::V2, "/sys/fs/cgroup/kedge"),
+        ] {
+            let error = layout(version).create_pod(&kernel, "u1", None).unwrap_err();
+            assert!(
+                error.to_string().starts_with(&format!("{dir}: ")),
+                "{error}"
+            );
+        }
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub enum SandboxError {
     Shm { path: PathBuf, source: io::Error },
     #[error("cannot start the init of the pod's shared PID namespace: {0}")]
     PidNamespace(io::Error),
-    #[error("cannot create the pod cgroup: {0}")]
+    #[error(
+        "cannot create the pod cgroup: {0} (is the cgroup file system mounted at /sys/fs/cgroup? `kedge check-config` checks)"
+    )]
     Cgroup(io::Error),
 }
 
