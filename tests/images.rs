@@ -723,8 +723,18 @@ fn the_images_command_imports_lists_and_removes() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("imported"), "{out}");
 
+    // Listing leaves what an import under way (a running node's) has in progress.
+    let in_progress = [
+        data.join("agent/content/ingest/tmp-under-way"),
+        data.join("agent/snapshots/tmp-under-way"),
+    ];
+    std::fs::write(&in_progress[0], b"half a layer").unwrap();
+    std::fs::create_dir_all(&in_progress[1]).unwrap();
     let (code, out, _) = kedge(&["ls"]);
     assert_eq!(code, Some(0));
+    for path in &in_progress {
+        assert!(path.exists(), "ls removed {}", path.display());
+    }
     let listed: Vec<&str> = out
         .lines()
         .skip(1)

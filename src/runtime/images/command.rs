@@ -4,7 +4,7 @@ use std::io::Write;
 
 use anyhow::Context as _;
 
-use super::{ImageStore, registries::Registries};
+use super::{Image, ImageStore, registries::Registries};
 use crate::cli::{ImagesArgs, ImagesCommand};
 use crate::paths::DataDir;
 
@@ -14,13 +14,19 @@ use crate::paths::DataDir;
 /// The store cannot be opened, or an archive, pull or removal fails (the message names it).
 pub async fn run(args: &ImagesArgs, out: &mut impl Write) -> anyhow::Result<()> {
     let root = DataDir::new(&args.data_dir).agent();
+    // Listing only reads: it is safe while a node imports or pulls into the same store.
+    if let ImagesCommand::List = &args.command {
+        let images = ImageStore::list_at(&root)
+            .with_context(|| format!("cannot read the image store at {}", root.display()))?;
+        return list(images, out);
+    }
     let store = {
         let root = root.clone();
         tokio::task::spawn_blocking(move || ImageStore::open(&root)).await?
     }
     .with_context(|| format!("cannot open the image store at {}", root.display()))?;
     match &args.command {
-        ImagesCommand::List => list(&store, out)?,
+        ImagesCommand::List => list(store.list(), out)?,
         ImagesCommand::Import { archives } => {
             for archive in archives {
                 let (store, path) = (store.clone(), archive.clone());
@@ -62,9 +68,9 @@ pub async fn run(args: &ImagesArgs, out: &mut impl Write) -> anyhow::Result<()> 
 }
 
 /// One line per image name (an image without names shows its id), as `crictl images` does.
-fn list(store: &ImageStore, out: &mut impl Write) -> anyhow::Result<()> {
+fn list(images: Vec<Image>, out: &mut impl Write) -> anyhow::Result<()> {
     let mut rows: Vec<(String, String, String)> = Vec::new();
-    for image in store.list() {
+    for image in images {
         let id = short_id(&image.id.to_string());
         let size = human_size(image.size);
         if image.names.is_empty() {

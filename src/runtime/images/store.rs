@@ -84,6 +84,15 @@ impl ImageStore {
         })
     }
 
+    /// The images of the store rooted at `root`, read without opening it: opening cleans up
+    /// what an interrupted import left, which would break one a running node has under way.
+    ///
+    /// # Errors
+    /// `images.json` is unreadable.
+    pub fn list_at(root: &Path) -> Result<Vec<Image>> {
+        Ok(Records::load(&root.join("images.json"))?.images)
+    }
+
     /// The store's root directory.
     pub fn root(&self) -> &Path {
         &self.inner.root
