@@ -27,6 +27,15 @@ fn store() -> (tempfile::TempDir, ImageStore) {
     (dir, store)
 }
 
+/// A store holding the test archive's two images.
+fn store_with_test_image(fixture: &Path) -> (tempfile::TempDir, ImageStore) {
+    let (dir, store) = store();
+    store
+        .import_archive(&fixture.join("busybox-docker.tar"))
+        .unwrap();
+    (dir, store)
+}
+
 fn registries(yaml: &str) -> Registries {
     Registries::parse(yaml, Path::new("registries.yaml")).unwrap()
 }
@@ -213,10 +222,7 @@ fn whiteouts_hide_files_in_an_overlay_mount() {
         eprintln!("skipped: mounting overlayfs needs root");
         return;
     }
-    let (dir, store) = store();
-    store
-        .import_archive(&fixture.join("busybox-docker.tar"))
-        .unwrap();
+    let (dir, store) = store_with_test_image(fixture);
     let image = store.get("kedge.test/busybox:1").unwrap();
     let lower: Vec<String> = store
         .layers(&image)
@@ -283,10 +289,7 @@ fn collect_at(store: &ImageStore, available: u64) -> GcReport {
 fn removal_and_garbage_collection_keep_shared_and_used_content() {
     let Some(fixture) = test_image() else { return };
     let facts = image_facts(fixture);
-    let (_dir, store) = store();
-    store
-        .import_archive(&fixture.join("busybox-docker.tar"))
-        .unwrap();
+    let (_dir, store) = store_with_test_image(fixture);
     let full = store.get("kedge.test/busybox:1").unwrap();
     let base = store.get("kedge.test/busybox-base:1").unwrap();
     let base_layer = store.layers(&base).unwrap()[0].clone();
@@ -386,10 +389,7 @@ fn the_kubelet_keeps_images_its_pods_name_and_recent_ones() {
     use kedge::agent::kubelet::image_gc::kept;
     const MINIMUM_AGE_SECS: u64 = 120;
     let Some(fixture) = test_image() else { return };
-    let (_dir, store) = store();
-    store
-        .import_archive(&fixture.join("busybox-docker.tar"))
-        .unwrap();
+    let (_dir, store) = store_with_test_image(fixture);
     let full = store.get("kedge.test/busybox:1").unwrap();
     let base = store.get("kedge.test/busybox-base:1").unwrap();
     let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({

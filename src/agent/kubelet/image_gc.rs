@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -26,6 +25,7 @@ use crate::runtime::images::{GcReport, ImageId, ImageStore};
 
 /// How often usage is checked against the thresholds (upstream's `ImageGCPeriod`).
 pub const IMAGE_GC_PERIOD: Duration = Duration::from_secs(300);
+
 /// The images named by `pods`, and those that entered the store or were used less than
 /// `minimum_age` seconds before `now`.
 pub fn kept(store: &ImageStore, pods: &[Pod], now: u64, minimum_age: u64) -> HashSet<ImageId> {
@@ -51,18 +51,9 @@ pub fn kept(store: &ImageStore, pods: &[Pod], now: u64, minimum_age: u64) -> Has
     named.chain(recent).collect()
 }
 
-/// Removes unused images while usage is above `high`% until it is at most `low`%; `None`
-/// when this node's pods cannot be listed (nothing is removed then).
-pub async fn collect(kubelet: &Kubelet, high: u8, low: u8) -> Option<GcReport> {
-    let on_node =
-        ListParams::default().fields(&format!("spec.nodeName={}", kubelet.config.node.name));
-    let pods = match Api::<Pod>::all(kubelet.client.clone()).list(&on_node).await {
-        Ok(list) => list.items,
-        Err(error) => {
-            warn!(%error, "image garbage collection: cannot list this node's pods");
-            return None;
-        }
-    };
+/// Removes unused images (none that `pods`, this node's pods, name) while usage is above
+/// `high`% until it is at most `low`%; `None` when the collection failed.
+pub async fn collect(kubelet: &Kubelet, pods: Vec<Pod>, high: u8, low: u8) -> Option<GcReport> {
     let store = kubelet.images.clone();
     let minimum_age = kubelet.config.node.kubelet.image_minimum_age.as_secs();
     let outcome = tokio::task::spawn_blocking(move || {
@@ -98,8 +89,8 @@ pub async fn collect(kubelet: &Kubelet, high: u8, low: u8) -> Option<GcReport> {
 
 /// Under disk pressure: removes every unused image, whatever the usage (upstream's
 /// reclaiming of node-level resources before it evicts pods).
-pub async fn free_disk(kubelet: &Kubelet) -> Option<GcReport> {
-    collect(kubelet, 0, 0).await
+pub async fn free_disk(kubelet: &Kubelet, pods: Vec<Pod>) -> Option<GcReport> {
+    collect(kubelet, pods, 0, 0).await
 }
 
 /// Collects by the node's thresholds every [`IMAGE_GC_PERIOD`] until `shutdown`.
@@ -111,6 +102,11 @@ pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) {
             () = shutdown.cancelled() => return,
             () = tokio::time::sleep(IMAGE_GC_PERIOD) => {}
         }
-        collect(&kubelet, high, low).await;
+        match kubelet.pods_on_node().await {
+            Ok(pods) => {
+                collect(&kubelet, pods, high, low).await;
+            }
+            Err(error) => warn!(%error, "image garbage collection: cannot list this node's pods"),
+        }
     }
 }

@@ -47,8 +47,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ipnet::Ipv4Net;
-use k8s_openapi::api::core::v1::Node;
-use kube::api::Api;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{Api, ListParams};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -98,6 +98,21 @@ pub struct Kubelet {
     pub runtime_turns: Arc<tokio::sync::Semaphore>,
     /// Pods node-pressure eviction chose, for their workers.
     pub evictions: pressure::Evictions,
+}
+
+impl Kubelet {
+    /// The pods bound to this node, listed from the API server.
+    ///
+    /// # Errors
+    /// The list failed.
+    pub async fn pods_on_node(&self) -> kube::Result<Vec<Pod>> {
+        let on_node =
+            ListParams::default().fields(&format!("spec.nodeName={}", self.config.node.name));
+        Ok(Api::<Pod>::all(self.client.clone())
+            .list(&on_node)
+            .await?
+            .items)
+    }
 }
 
 /// How many sandboxes or containers are set up at once. Their set-up serialises in the

@@ -26,7 +26,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
@@ -302,9 +301,6 @@ async fn measure(kubelet: &Kubelet) -> Pressure {
 /// pressure, first removes the unused images; under pressure still, has one pod evicted, and
 /// waits for it to have ended before it chooses another.
 pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) {
-    let pods: Api<Pod> = Api::all(kubelet.client.clone());
-    let on_node =
-        ListParams::default().fields(&format!("spec.nodeName={}", kubelet.config.node.name));
     let cgroups = CgroupLayout::host(&kubelet.config.runtime.cgroup_parent);
     let mut pending: Option<String> = None;
     loop {
@@ -313,10 +309,21 @@ pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) {
             () = tokio::time::sleep(EVICTION_INTERVAL) => {}
         }
         let mut pressure = measure(&kubelet).await;
+        if pressure == Pressure::default() {
+            pending = None;
+            continue;
+        }
+        let list = match kubelet.pods_on_node().await {
+            Ok(list) => list,
+            Err(error) => {
+                warn!(%error, "node pressure: cannot list this node's pods");
+                continue;
+            }
+        };
         // Unused images go before any pod does.
         if pressure.disk
             && pending.is_none()
-            && image_gc::free_disk(&kubelet)
+            && image_gc::free_disk(&kubelet, list.clone())
                 .await
                 .is_some_and(|report| !report.removed.is_empty())
         {
@@ -328,13 +335,6 @@ pub async fn run(kubelet: Arc<Kubelet>, shutdown: CancellationToken) {
             Pressure { pid: true, .. } => Resource::Pids,
             _ => {
                 pending = None;
-                continue;
-            }
-        };
-        let list = match pods.list(&on_node).await {
-            Ok(list) => list.items,
-            Err(error) => {
-                warn!(%error, "node pressure: cannot list this node's pods");
                 continue;
             }
         };

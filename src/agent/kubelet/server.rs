@@ -15,7 +15,7 @@ use hyper::body::Incoming;
 use hyper::upgrade::OnUpgrade;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, ListParams};
+use kube::api::Api;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -228,12 +228,11 @@ async fn handle(
 
 /// The pods bound to this node, as upstream's `/pods` answers them.
 async fn pods(kubelet: &Kubelet) -> Result<Response<Body>, ApiError> {
-    let selector = format!("spec.nodeName={}", kubelet.config.node.name);
-    let list = Api::<Pod>::all(kubelet.client.clone())
-        .list(&ListParams::default().fields(&selector))
+    let pods = kubelet
+        .pods_on_node()
         .await
         .map_err(|e| ApiError::internal(format!("cannot list the node's pods: {e}")))?;
-    let items = serde_json::to_value(&list.items)
+    let items = serde_json::to_value(&pods)
         .map_err(|e| ApiError::internal(format!("cannot encode the node's pods: {e}")))?;
     let body = json!({"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items});
     Ok(h::json(200, &body))
