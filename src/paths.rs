@@ -9,7 +9,7 @@
 //! <data-dir>/agent/images/          air-gap image archives to import
 //! <data-dir>/agent/                 image content store, snapshots, pod state (pods/)
 //! <data-dir>/agent/kubelet/pods/    pod volumes
-//! /run/kedge/                       runtime state: shim sockets, network namespaces
+//! /run/kedge/                       runtime state: shim sockets, network namespaces (a tmpfs)
 //! /var/log/pods/                    container logs
 //! ```
 

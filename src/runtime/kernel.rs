@@ -116,6 +116,59 @@ pub fn overlay_options(
 #[derive(Clone, Copy, Debug, Default)]
 pub struct LinuxKernel;
 
+/// Where the runtime directory (`/run/kedge`) was found by [`keep_in_memory`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunDir {
+    /// On a memory file system already, as `/run` is on a usual host (a tmpfs).
+    InMemory,
+    /// It was on disk with nothing in it but empty directories: a tmpfs is now mounted on it.
+    Mounted,
+    /// On disk and holding an earlier run's shim sockets or namespace pins, which
+    /// a tmpfs would hide from this run, so it is used as it is.
+    OnDiskInUse,
+}
+
+/// Whether `path` is on a tmpfs or ramfs.
+fn in_memory(path: &Path) -> io::Result<bool> {
+    let kind = nix::sys::statfs::statfs(path)
+        .map_err(nix_err)?
+        .filesystem_type();
+    // ramfs's magic number (linux/magic.h), which neither nix nor libc names.
+    const RAMFS_MAGIC: i64 = 0x8584_58f6;
+    Ok(kind == nix::sys::statfs::TMPFS_MAGIC || kind.0 as i64 == RAMFS_MAGIC)
+}
+
+/// Whether `dir` holds anything besides empty directories (those an earlier run leaves).
+fn holds_state(dir: &Path) -> io::Result<bool> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_dir() || std::fs::read_dir(entry.path())?.next().is_some() {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Keeps the runtime directory in memory. Its files (shim sockets, namespace pins, the pods'
+/// libcontainer state) die with the host by design and are created and removed with every
+/// pod; where `/run` is a plain directory on disk (some minimal images and VMs), each pod
+/// start wrote them to the disk, which on an SD card is wear and on ext4 without a journal
+/// slows every later file creation for half a minute. kedge-killall.sh unmounts it.
+///
+/// # Errors
+/// The directory cannot be created, inspected or mounted on.
+pub fn keep_in_memory(kernel: &dyn Kernel, dir: &Path) -> io::Result<RunDir> {
+    std::fs::create_dir_all(dir)?;
+    if in_memory(dir)? {
+        return Ok(RunDir::InMemory);
+    }
+    if holds_state(dir)? {
+        return Ok(RunDir::OnDiskInUse);
+    }
+    kernel.mount_tmpfs(dir, "mode=0755")?;
+    Ok(RunDir::Mounted)
+}
+
 fn nix_err(error: nix::Error) -> io::Error {
     io::Error::from_raw_os_error(error as i32)
 }
@@ -515,6 +568,43 @@ impl Kernel for RecordingKernel {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_run_dir_gets_a_tmpfs_only_when_empty_and_on_disk() {
+        // The crate's own directory stands for a disk; skip where it is in memory.
+        let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("target");
+        std::fs::create_dir_all(&base).unwrap();
+        if in_memory(&base).unwrap() {
+            return;
+        }
+        let tmp = tempfile::tempdir_in(&base).unwrap();
+        let kernel = RecordingKernel::default();
+        let run = tmp.path().join("run");
+        assert_eq!(keep_in_memory(&kernel, &run).unwrap(), RunDir::Mounted);
+        assert!(run.is_dir());
+        assert_eq!(
+            kernel.calls(),
+            vec![Call::MountTmpfs {
+                target: run.clone(),
+                options: "mode=0755".into()
+            }]
+        );
+        // Empty directories an earlier run left do not count; a shim's socket does.
+        std::fs::create_dir_all(run.join("netns")).unwrap();
+        std::fs::create_dir_all(run.join("shims")).unwrap();
+        let kernel = RecordingKernel::default();
+        assert_eq!(keep_in_memory(&kernel, &run).unwrap(), RunDir::Mounted);
+        std::fs::write(run.join("shims/u1.sock"), "").unwrap();
+        let kernel = RecordingKernel::default();
+        assert_eq!(keep_in_memory(&kernel, &run).unwrap(), RunDir::OnDiskInUse);
+        assert!(kernel.calls().is_empty());
+        if in_memory(Path::new("/dev/shm")).unwrap_or(false) {
+            let kernel = RecordingKernel::default();
+            let shm = Path::new("/dev/shm");
+            assert_eq!(keep_in_memory(&kernel, shm).unwrap(), RunDir::InMemory);
+            assert!(kernel.calls().is_empty());
+        }
+    }
 
     #[test]
     fn short_overlay_options_use_absolute_paths() {

@@ -209,6 +209,7 @@ fn start_kubelet(
         runtime: crate::runtime::layout::RuntimeDirs::for_data_dir(&config.data_dir, shim_binary),
         pods_dir: config.data_dir.kubelet_pods(),
     };
+    keep_run_dir_in_memory(&kubelet_config.runtime.run);
     let network = Arc::new(NodeNetwork::new(
         crate::api::local::client(state, &format!("node:{}", config.node.name)),
         &config.node.name,
@@ -226,6 +227,30 @@ fn start_kubelet(
             error!(%error, "the kubelet stopped");
         }
     }))
+}
+
+/// Mounts a tmpfs on the runtime directory where `/run` is on disk ([`kernel::keep_in_memory`]
+/// says why); pods run either way, so a failure is only reported.
+///
+/// [`kernel::keep_in_memory`]: crate::runtime::kernel::keep_in_memory
+fn keep_run_dir_in_memory(run: &std::path::Path) {
+    use crate::runtime::kernel::{LinuxKernel, RunDir, keep_in_memory};
+    match keep_in_memory(&LinuxKernel, run) {
+        Ok(RunDir::InMemory) => {}
+        Ok(RunDir::Mounted) => info!(
+            dir = %run.display(),
+            "the runtime directory was on disk: mounted a tmpfs on it, as /run is on a usual host"
+        ),
+        Ok(RunDir::OnDiskInUse) => warn!(
+            dir = %run.display(),
+            "the runtime directory is on disk and holds an earlier run's pods: using it as it is (kedge-killall.sh, or a reboot with /run on a tmpfs, puts it in memory)"
+        ),
+        Err(error) => warn!(
+            dir = %run.display(),
+            %error,
+            "cannot keep the runtime directory in memory: pods' runtime files go to the disk"
+        ),
+    }
 }
 
 /// Starts the cluster DNS of the server's own node, in process, next to its kubelet.
