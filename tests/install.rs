@@ -846,7 +846,9 @@ fn killall_stops_kedge_processes_unmounts_and_deletes_links_and_tables() {
     let data = scratch.path("data");
     let setup = format!(
         r#"set -e
-mkdir -p {run}/netns/pod1 {data}/agent/pods/p1
+mkdir -p {run} {data}/agent/pods/p1
+mount -t tmpfs tmpfs {run}
+mkdir -p {run}/netns/pod1
 mount -t tmpfs tmpfs {run}/netns/pod1
 mount -t tmpfs tmpfs {data}/agent/pods/p1
 mount -t tmpfs tmpfs {data}/agent/pods/p1

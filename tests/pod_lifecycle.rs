@@ -1,7 +1,7 @@
 //! Pod lifecycle features of the kubelet inside `kedge server`, as root, with real pods from
 //! the busybox test image: postStart and preStop hooks (exec, httpGet, sleep), with what
 //! upstream does when they fail or run long; grpc probes against a real gRPC health server;
-//! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory; emptyDir sizeLimit
+//! a pod past its activeDeadlineSeconds; an emptyDir of medium Memory, secret and token volumes in memory; emptyDir sizeLimit
 //! eviction; a persistentVolumeClaim bound to a hostPath PV; a node whose data dir's file
 //! system fills up reporting DiskPressure, removing an unused image, then evicting the pod
 //! that uses the most disk, tainted and refusing new pods until space is freed; the server stopping at once while a pod it
@@ -526,7 +526,7 @@ fn pod_mounts(uid: &str) -> String {
 }
 
 #[test]
-fn an_empty_dir_of_medium_memory_is_a_sized_tmpfs() {
+fn memory_volumes_secrets_and_tokens_are_tmpfs_mounts() {
     if !is_root("pod lifecycle") {
         return;
     }
@@ -534,16 +534,23 @@ fn an_empty_dir_of_medium_memory_is_a_sized_tmpfs() {
     node.apply(
         r#"
 apiVersion: v1
+kind: Secret
+metadata: {name: creds}
+stringData: {password: hunter2}
+---
+apiVersion: v1
 kind: Pod
 metadata: {name: memory}
 spec:
   terminationGracePeriodSeconds: 1
-  volumes: [{name: cache, emptyDir: {medium: Memory, sizeLimit: 1Mi}}]
+  volumes:
+  - {name: cache, emptyDir: {medium: Memory, sizeLimit: 1Mi}}
+  - {name: creds, secret: {secretName: creds}}
   containers:
   - name: main
     image: kedge.test/busybox:1
-    command: ["/bin/sh", "-c", "echo hi > /cache/file; while true; do sleep 1; done"]
-    volumeMounts: [{name: cache, mountPath: /cache}]
+    command: ["/bin/sh", "-c", "printf '#!/bin/sh\\necho ran\\n' > /cache/hello; chmod +x /cache/hello; /cache/hello > /cache/out 2>&1; while true; do sleep 1; done"]
+    volumeMounts: [{name: cache, mountPath: /cache}, {name: creds, mountPath: /creds}]
 "#,
     );
     node.wait("pod memory to run", || {
@@ -553,8 +560,31 @@ spec:
     let mounts = pod_mounts(&uid);
     assert!(mounts.contains("/volumes/cache tmpfs "), "{mounts}");
     assert!(mounts.contains("size=1024k"), "{mounts}");
+    // Secrets and the service-account token are kept in memory, as upstream keeps them.
+    assert!(mounts.contains("/volumes/creds tmpfs "), "{mounts}");
+    assert!(
+        mounts.contains("/volumes/kube-api-access tmpfs "),
+        "{mounts}"
+    );
+    // A program a pod puts in a memory volume runs (upstream mounts it without noexec).
+    assert!(!mounts.contains("noexec"), "{mounts}");
+    node.wait("the script in the memory volume to run", || {
+        let out = node.run(
+            &node.kubectl,
+            &[
+                "exec",
+                "memory",
+                "--",
+                "cat",
+                "/cache/out",
+                "/creds/password",
+            ],
+            None,
+        );
+        (out.code == 0 && out.stdout == "ran\nhunter2").then_some(())
+    });
     node.kubectl(&["delete", "pod", "memory", "--wait=true"]);
-    node.wait("the tmpfs to be unmounted", || {
+    node.wait("the tmpfs mounts to be unmounted", || {
         pod_mounts(&uid).is_empty().then_some(())
     });
 }

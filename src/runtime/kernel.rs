@@ -33,7 +33,11 @@ pub trait Kernel {
         target: &Path,
     ) -> io::Result<()>;
     fn bind_mount(&self, source: &Path, target: &Path, read_only: bool) -> io::Result<()>;
+    /// Mounts a tmpfs with `nosuid`, `nodev` and `noexec` (a pod's `/dev/shm`, `/run/kedge`).
     fn mount_tmpfs(&self, target: &Path, options: &str) -> io::Result<()>;
+    /// Mounts a tmpfs as upstream's kubelet mounts a pod volume in memory (emptyDir of medium
+    /// Memory, secret, projected): no flags, so programs a pod puts there can run.
+    fn mount_volume_tmpfs(&self, target: &Path, options: &str) -> io::Result<()>;
     /// Lazily unmounts `target` (`MNT_DETACH`); not mounted is not an error.
     fn unmount(&self, target: &Path) -> io::Result<()>;
     /// Creates new namespaces and bind-mounts them on the given (existing) files.
@@ -235,6 +239,18 @@ impl Kernel for LinuxKernel {
             target,
             Some("tmpfs"),
             MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+            Some(options),
+        )
+        .map_err(nix_err)
+    }
+
+    fn mount_volume_tmpfs(&self, target: &Path, options: &str) -> io::Result<()> {
+        use nix::mount::{MsFlags, mount};
+        mount(
+            Some("tmpfs"),
+            target,
+            Some("tmpfs"),
+            MsFlags::empty(),
             Some(options),
         )
         .map_err(nix_err)
@@ -502,6 +518,10 @@ impl Kernel for RecordingKernel {
                 options: options.into(),
             },
         )
+    }
+
+    fn mount_volume_tmpfs(&self, target: &Path, options: &str) -> io::Result<()> {
+        self.mount_tmpfs(target, options)
     }
 
     fn unmount(&self, target: &Path) -> io::Result<()> {

@@ -32,14 +32,21 @@ pub fn time_left(deadline: SystemTime, now: SystemTime) -> Option<Duration> {
         .filter(|left| !left.is_zero())
 }
 
-/// The bytes `dir` takes on disk (allocated blocks, as `du`), not following links.
+/// The bytes `dir` takes on disk (allocated blocks, as `du -x`), not following links nor
+/// entering other mounts: the tmpfs of a volume kept in memory is memory, not disk.
 pub fn disk_usage(dir: &Path) -> u64 {
+    let Ok(device) = std::fs::symlink_metadata(dir).map(|m| m.dev()) else {
+        return 0;
+    };
     let mut total = 0;
     let mut pending = vec![dir.to_path_buf()];
     while let Some(path) = pending.pop() {
         let Ok(meta) = std::fs::symlink_metadata(&path) else {
             continue;
         };
+        if meta.dev() != device {
+            continue;
+        }
         total += meta.blocks() * 512;
         if meta.is_dir() {
             pending.extend(

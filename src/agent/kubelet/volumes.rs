@@ -6,7 +6,9 @@
 //! service-account tokens from the TokenRequest API, renewed at 80% of their life). Those are
 //! written as upstream's atomic writer does: the files in a fresh `..<stamp>` directory,
 //! `..data` pointing at it (swapped by a rename), each top-level entry a link through
-//! `..data`, so a container never sees a half-written update.
+//! `..data`, so a container never sees a half-written update. Secret and projected volumes
+//! (the service-account one too) are tmpfs mounts, as upstream's kubelet makes them, so
+//! secrets and tokens never reach the disk; configMap and downwardAPI ones are directories.
 //!
 //! Pods that mount nothing at `/var/run/secrets/kubernetes.io/serviceaccount` and do not opt
 //! out (`automountServiceAccountToken: false`) get the service-account volume there: a token,
@@ -132,6 +134,21 @@ async fn bound_volume_path(
             "persistentvolume {volume_name:?} is neither hostPath nor local: not supported by this kedge yet"
         ))
     }
+}
+
+/// Makes `dir` a tmpfs, as upstream's kubelet backs secret and projected volumes by memory:
+/// secrets and service-account tokens never reach the disk (nor wear an SD card when a token
+/// is renewed).
+fn in_memory(volume: &str, dir: &Path) -> Result<(), VolumeError> {
+    if !dir.is_dir() {
+        std::fs::create_dir_all(dir).map_err(io_error(volume, dir))?;
+    }
+    if !is_mount_point(dir) {
+        LinuxKernel
+            .mount_volume_tmpfs(dir, "mode=0755")
+            .map_err(io_error(volume, dir))?;
+    }
+    Ok(())
 }
 
 /// Whether `dir` is a mount point (on another device than its parent).
@@ -263,6 +280,7 @@ impl PodVolumes {
                 )
                 .await?;
             let dir = self.dir.join(SERVICE_ACCOUNT_VOLUME);
+            in_memory(SERVICE_ACCOUNT_VOLUME, &dir)?;
             self.write(SERVICE_ACCOUNT_VOLUME, &dir, files)?;
         }
         Ok(())
@@ -291,7 +309,7 @@ impl PodVolumes {
             if empty_dir.medium.as_deref() == Some("Memory") && !is_mount_point(&dir) {
                 let size = memory_medium_size(pod, empty_dir);
                 LinuxKernel
-                    .mount_tmpfs(&dir, &format!("mode=1777,size={size}"))
+                    .mount_volume_tmpfs(&dir, &format!("mode=1777,size={size}"))
                     .map_err(io_error(name, &dir))?;
             }
             self.paths.insert(name.into(), dir);
@@ -325,6 +343,7 @@ impl PodVolumes {
                     });
                 }
             };
+            in_memory(name, &dir)?;
             self.write(name, &dir, files)?;
         } else if let Some(downward) = &volume.downward_api {
             let files = downward_files(
@@ -341,6 +360,7 @@ impl PodVolumes {
             let files = self
                 .projected_files(client, sources, pod, name, &projections, mode, addressing)
                 .await?;
+            in_memory(name, &dir)?;
             self.write(name, &dir, files)?;
         } else if let Some(claim) = &volume.persistent_volume_claim {
             let path = bound_volume_path(client, pod, &claim.claim_name)
