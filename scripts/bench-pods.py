@@ -103,6 +103,22 @@ class Watcher:
         raise SystemExit(f"bench-pods: pods not Ready within {timeout} s")
 
 
+def shims(state_dir):
+    """The pids of the `kedge shim` processes running pods of this data dir."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv[1:2] == [b"shim"] and state_dir.encode() in argv:
+            pids.append(int(entry))
+    return pids
+
+
 def percentile(values, p):
     values = sorted(values)
     k = max(0, min(len(values) - 1, int(round(p / 100 * len(values) + 0.5)) - 1))
@@ -250,6 +266,17 @@ def main():
                 time.sleep(0.5)
         except Exception as error:  # the server may not have come up
             print(f"bench-pods: cannot delete the pods: {error}", file=sys.stderr)
+        # A pod deleted with no grace leaves the API at once; its sandbox goes a moment later.
+        # Stopped before that, the server would leave it running for a next start that never
+        # comes (the data dir is thrown away), and the next benchmark would share the machine
+        # with it.
+        state = os.path.join(data, "agent", "pods")
+        deadline = time.monotonic() + 60
+        while shims(state) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if shims(state):
+            print(f"bench-pods: pod sandboxes still running after 60 s: shim pids {shims(state)}",
+                  file=sys.stderr)
         server.send_signal(signal.SIGTERM)
         try:
             server.wait(timeout=20)
