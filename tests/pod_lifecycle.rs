@@ -583,6 +583,13 @@ spec:
         );
         (out.code == 0 && out.stdout == "ran\nhunter2").then_some(())
     });
+    // Volumes the kubelet writes are read-only in the container, as upstream mounts them.
+    let out = node.run(
+        &node.kubectl,
+        &["exec", "memory", "--", "touch", "/creds/x"],
+        None,
+    );
+    assert!(out.stderr.contains("Read-only file system"), "{out:?}");
     node.kubectl(&["delete", "pod", "memory", "--wait=true"]);
     node.wait("the tmpfs mounts to be unmounted", || {
         pod_mounts(&uid).is_empty().then_some(())

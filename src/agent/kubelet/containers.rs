@@ -12,7 +12,8 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 use super::Kubelet;
 use super::env::{self, EnvError, PodAddressing, Sources};
 use super::volumes::{
-    PodVolumes, SERVICE_ACCOUNT_PATH, SERVICE_ACCOUNT_VOLUME, wants_service_account,
+    PodVolumes, SERVICE_ACCOUNT_PATH, SERVICE_ACCOUNT_VOLUME, always_read_only,
+    wants_service_account,
 };
 use crate::api::admission::validation::parse_quantity;
 use crate::runtime::config::{
@@ -363,7 +364,7 @@ pub async fn container_config(
         mounts.push(VolumeMount {
             host_path,
             container_path: mount.mount_path.clone(),
-            read_only: mount.read_only == Some(true),
+            read_only: mount.read_only == Some(true) || always_read_only(pod, &mount.name),
         });
     }
     if wants_service_account(pod)

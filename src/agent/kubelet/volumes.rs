@@ -136,6 +136,22 @@ async fn bound_volume_path(
     }
 }
 
+/// Whether pod volume `name` is one the kubelet writes (configMap, secret, downwardAPI,
+/// projected): upstream mounts those read-only in every container, whatever the volumeMount
+/// says, so only the kubelet's atomic writer changes them.
+pub fn always_read_only(pod: &Pod, name: &str) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .find(|v| v.name == name)
+        .is_some_and(|v| {
+            v.config_map.is_some()
+                || v.secret.is_some()
+                || v.downward_api.is_some()
+                || v.projected.is_some()
+        })
+}
+
 /// Makes `dir` a tmpfs, as upstream's kubelet backs secret and projected volumes by memory:
 /// secrets and service-account tokens never reach the disk (nor wear an SD card when a token
 /// is renewed).
@@ -768,6 +784,25 @@ mod tests {
             2 << 20
         );
         assert_eq!(memory_medium_size(&pod("2Mi"), &source(None)), 2 << 20);
+    }
+
+    #[test]
+    fn volumes_the_kubelet_writes_are_read_only() {
+        let pod: Pod = serde_json::from_value(json!({"spec": {"containers": [], "volumes": [
+            {"name": "cm", "configMap": {"name": "c"}},
+            {"name": "s", "secret": {"secretName": "s"}},
+            {"name": "d", "downwardAPI": {"items": []}},
+            {"name": "p", "projected": {"sources": []}},
+            {"name": "e", "emptyDir": {}},
+            {"name": "h", "hostPath": {"path": "/tmp"}},
+        ]}}))
+        .unwrap();
+        for name in ["cm", "s", "d", "p"] {
+            assert!(always_read_only(&pod, name), "{name}");
+        }
+        for name in ["e", "h", "missing"] {
+            assert!(!always_read_only(&pod, name), "{name}");
+        }
     }
 
     #[test]
