@@ -12,10 +12,21 @@
 //! - the shim's private memory (`Private_Dirty` of `/proc/<pid>/smaps_rollup`) with one
 //!   container running.
 //!
-//! Usage: `bench_runtime --kedge PATH --busybox PATH [--iterations N]`
+//! With `--burst N`, it measures instead N pods started at once, the runtime's share of
+//! `kedge server`'s 100-pod burst (issue 6) beside the same burst through runc: N workers
+//! (`--parallel P`, default N) take the containers from one queue at the same instant, and each
+//! container's time is from that instant to its process running (p50 and p99, then
+//! `ratio R` = kedge / runc). A kedge pod is `PodSandbox::start` (a shim, the pod's namespaces
+//! and cgroup) + create (overlay root file system) + start of `sleep`; a runc one is the mount
+//! of the same overlay + `runc run -d` (new mount, network, IPC, UTS and PID namespaces and a
+//! cgroup, as `runc spec` writes them). Neither has a pod network, an API server or a
+//! kubelet: this is the floor that container creation alone sets on this machine.
+//!
+//! Usage: `bench_runtime --kedge PATH --busybox PATH [--iterations N] [--burst N [--parallel P]]`
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kedge::runtime::config::{ContainerConfig, ImageConfig, SandboxConfig};
@@ -34,6 +45,13 @@ fn arg(args: &[String], name: &str) -> Option<String> {
 fn median(mut samples: Vec<Duration>) -> Duration {
     samples.sort();
     samples[samples.len() / 2]
+}
+
+/// The sample at fraction `q` of the sorted samples (nearest rank).
+fn quantile(samples: &mut [Duration], q: f64) -> Duration {
+    samples.sort();
+    let rank = ((samples.len() as f64 * q).ceil() as usize).clamp(1, samples.len());
+    samples[rank - 1]
 }
 
 fn ms(d: Duration) -> String {
@@ -137,23 +155,30 @@ fn kedge(
 }
 
 fn runc_bundle(work: &Path, layers: &[PathBuf], args: &[&str]) -> Result<PathBuf> {
-    let bundle = work.join(format!("bundle-{}", args[0].trim_start_matches("/bin/")));
-    let rootfs = bundle.join("rootfs");
-    std::fs::create_dir_all(&rootfs)?;
+    let bundle = runc_spec(work, &args[0].trim_start_matches("/bin/"), args)?;
+    mount_overlay(layers, &bundle.join("rootfs"))?;
+    Ok(bundle)
+}
+
+/// Mounts the layers read-only as an overlay on `rootfs`, as a snapshotter would.
+fn mount_overlay(layers: &[PathBuf], rootfs: &Path) -> Result<()> {
     let lower: Vec<String> = layers.iter().map(|p| p.display().to_string()).collect();
-    let status = Command::new("mount")
-        .args([
-            "-t",
-            "overlay",
-            "overlay",
-            "-o",
-            &format!("lowerdir={}", lower.join(":")),
-        ])
-        .arg(&rootfs)
-        .status()?;
-    if !status.success() {
-        return Err("cannot mount the runc bundle's rootfs".into());
-    }
+    nix::mount::mount(
+        Some("overlay"),
+        rootfs,
+        Some("overlay"),
+        nix::mount::MsFlags::empty(),
+        Some(format!("lowerdir={}", lower.join(":")).as_str()),
+    )
+    .map_err(|e| format!("cannot mount the runc bundle's rootfs: {e}"))?;
+    Ok(())
+}
+
+/// A runc bundle named `name` with `runc spec`'s defaults, running `args`; its rootfs is an
+/// empty directory.
+fn runc_spec(work: &Path, name: &str, args: &[&str]) -> Result<PathBuf> {
+    let bundle = work.join(format!("bundle-{name}"));
+    std::fs::create_dir_all(bundle.join("rootfs"))?;
     let status = Command::new("runc")
         .arg("spec")
         .current_dir(&bundle)
@@ -166,7 +191,7 @@ fn runc_bundle(work: &Path, layers: &[PathBuf], args: &[&str]) -> Result<PathBuf
     spec["process"]["terminal"] = serde_json::json!(false);
     spec["process"]["args"] = serde_json::json!(args);
     spec["linux"]["cgroupsPath"] =
-        serde_json::json!(format!("/kedge-bench-runc/{}", std::process::id()));
+        serde_json::json!(format!("/kedge-bench-runc/{}/{name}", std::process::id()));
     std::fs::write(&path, serde_json::to_vec_pretty(&spec)?)?;
     Ok(bundle)
 }
@@ -217,6 +242,124 @@ fn runc(work: &Path, layers: &[PathBuf], n: usize) -> Result<(Duration, Duration
     Ok((median(running), median(true_runs)))
 }
 
+/// Removes the benchmark's cgroups, once their processes are gone (v1 and v2).
+fn remove_cgroups(dirs: &RuntimeDirs) {
+    let mut roots = vec![PathBuf::from("/sys/fs/cgroup")];
+    if let Ok(entries) = std::fs::read_dir("/sys/fs/cgroup") {
+        roots.extend(entries.flatten().map(|e| e.path()));
+    }
+    for dir in roots {
+        let _ = std::fs::remove_dir(dir.join(dirs.cgroup_parent.trim_start_matches('/')));
+        let _ = std::fs::remove_dir(dir.join(format!("kedge-bench-runc/{}", std::process::id())));
+        let _ = std::fs::remove_dir(dir.join("kedge-bench-runc"));
+    }
+}
+
+/// Runs `start(i)` for i in 0..n on `parallel` workers that begin at the same instant, and
+/// returns each one's time from that instant to its return.
+fn burst(
+    n: usize,
+    parallel: usize,
+    start: impl Fn(usize) -> Result<()> + Sync,
+) -> Result<Vec<Duration>> {
+    let next = AtomicUsize::new(0);
+    let t0 = Instant::now();
+    let times = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..parallel.max(1))
+            .map(|_| {
+                s.spawn(|| -> std::result::Result<Vec<Duration>, String> {
+                    let mut times = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= n {
+                            return Ok(times);
+                        }
+                        start(i).map_err(|e| format!("container {i}: {e}"))?;
+                        times.push(t0.elapsed());
+                    }
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for w in workers {
+            all.extend(w.join().map_err(|_| "a worker panicked")??);
+        }
+        Ok::<_, String>(all)
+    })?;
+    Ok(times)
+}
+
+/// `n` kedge pods started at once: each a shim with its namespaces, then a `sleep` container.
+fn kedge_burst(
+    dirs: &RuntimeDirs,
+    layers: &[PathBuf],
+    n: usize,
+    parallel: usize,
+) -> Result<Vec<Duration>> {
+    let pods = std::sync::Mutex::new(Vec::new());
+    let times = burst(n, parallel, |i| {
+        let pod = PodSandbox::start(dirs, &pod_config(&format!("burst{i}")))?;
+        let c = container(layers, "sleep", &["/bin/sleep", "1000"]);
+        let created = pod
+            .create_container(&c)
+            .and_then(|_| pod.start_container(&c.id()));
+        pods.lock().unwrap().push(pod);
+        created?;
+        Ok(())
+    });
+    for pod in pods.into_inner().unwrap() {
+        let _ = pod.shutdown(Duration::ZERO);
+    }
+    times
+}
+
+/// `n` runc containers started at once: each the overlay mount of its root file system and
+/// `runc run -d`.
+fn runc_burst(work: &Path, layers: &[PathBuf], n: usize, parallel: usize) -> Result<Vec<Duration>> {
+    let root = work.join("runc-state");
+    let name = |i: usize| format!("burst{i}-{}", std::process::id());
+    let bundles = (0..n)
+        .map(|i| runc_spec(work, &name(i), &["/bin/sleep", "1000"]))
+        .collect::<Result<Vec<_>>>()?;
+    let times = burst(n, parallel, |i| {
+        mount_overlay(layers, &bundles[i].join("rootfs"))?;
+        let status = Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["run", "-d", "--bundle"])
+            .arg(&bundles[i])
+            .arg(name(i))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .status()?;
+        if !status.success() {
+            return Err(format!("runc run -d failed: {status}").into());
+        }
+        Ok(())
+    });
+    for (i, bundle) in bundles.iter().enumerate() {
+        let _ = Command::new("runc")
+            .arg("--root")
+            .arg(&root)
+            .args(["delete", "-f", &name(i)])
+            .status();
+        let _ = nix::mount::umount(&bundle.join("rootfs"));
+    }
+    times
+}
+
+fn print_burst(who: &str, mut times: Vec<Duration>) -> (Duration, Duration) {
+    let (p50, p99) = (quantile(&mut times, 0.5), quantile(&mut times, 0.99));
+    println!(
+        "{who:<5} p50 {:>10}   p99 {:>10}   last {:>10}",
+        ms(p50),
+        ms(p99),
+        ms(*times.last().unwrap())
+    );
+    (p50, p99)
+}
+
 fn main() -> Result<()> {
     let args: Vec<String> = std::env::args().collect();
     let kedge_binary = PathBuf::from(arg(&args, "--kedge").ok_or("--kedge PATH is required")?);
@@ -236,19 +379,31 @@ fn main() -> Result<()> {
     };
     let layers = layers(work, &busybox)?;
 
+    if let Some(burst) = arg(&args, "--burst") {
+        let n: usize = burst.parse()?;
+        let parallel: usize = arg(&args, "--parallel")
+            .map(|s| s.parse())
+            .transpose()?
+            .unwrap_or(n);
+        let kedge = kedge_burst(&dirs, &layers, n, parallel);
+        let runc = runc_burst(work, &layers, n, parallel);
+        remove_cgroups(&dirs);
+        println!(
+            "{n} containers started at once on {parallel} workers, from the start to running:"
+        );
+        let (k50, k99) = print_burst("kedge", kedge?);
+        let (r50, r99) = print_burst("runc", runc?);
+        println!(
+            "ratio {:.2} at p50, {:.2} at p99 (kedge / runc)",
+            k50.as_secs_f64() / r50.as_secs_f64(),
+            k99.as_secs_f64() / r99.as_secs_f64()
+        );
+        return Ok(());
+    }
+
     let (k_running, k_true, k_pod, memory) = kedge(&dirs, &layers, n)?;
     let (r_running, r_true) = runc(work, &layers, n)?;
-    for dir in std::fs::read_dir("/sys/fs/cgroup")?.flatten() {
-        let _ = std::fs::remove_dir(dir.path().join(dirs.cgroup_parent.trim_start_matches('/')));
-        let _ = std::fs::remove_dir(
-            dir.path()
-                .join(format!("kedge-bench-runc/{}", std::process::id())),
-        );
-        let _ = std::fs::remove_dir(dir.path().join("kedge-bench-runc"));
-    }
-    let _ = std::fs::remove_dir(
-        Path::new("/sys/fs/cgroup").join(dirs.cgroup_parent.trim_start_matches('/')),
-    );
+    remove_cgroups(&dirs);
 
     println!("medians over {n} runs");
     println!(

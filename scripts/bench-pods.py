@@ -13,7 +13,14 @@ Python client:
 and prints each figure beside its goal and the published peer figure it is judged against
 (k3s server+agent idle: 5% of a core and 1,428 MB; upstream pod-startup SLO p99 <= 5 s). k3s
 itself cannot run here (no network to fetch it), so the peer column is its published figure.
+
+With --runtime-bench (examples/bench_runtime) and --busybox, it first measures the floor that
+container creation alone sets on this machine: the same number of containers started at once
+through runc (`runc run -d` on an overlay of busybox, no API server, kubelet or pod network; 4
+at a time, which is faster than all at once on 2 cores), and prints the burst's ratio to it.
 """
+
+import re
 
 import argparse
 import concurrent.futures
@@ -166,6 +173,18 @@ def idle(pid, seconds):
     return cpu, rss, per_minute
 
 
+def runc_floor(runtime_bench, kedge, busybox, pods):
+    """p50 and p99 (ms) of `pods` runc containers started at once, from bench_runtime --burst."""
+    out = subprocess.run(
+        [runtime_bench, "--kedge", kedge, "--busybox", busybox, "--burst", str(pods),
+         "--parallel", "4"],
+        check=True, capture_output=True, text=True).stdout
+    found = re.search(r"^runc\s+p50\s+([\d.]+) ms\s+p99\s+([\d.]+) ms", out, re.M)
+    if not found:
+        raise SystemExit("bench-pods: no runc figures in bench_runtime's output:\n" + out)
+    return float(found.group(1)), float(found.group(2))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--kedge", required=True)
@@ -175,7 +194,13 @@ def main():
     ap.add_argument("--idle", type=float, default=60.0, help="seconds of each idle measurement")
     ap.add_argument("--server-log", help="keep the server's log here (with KEDGE_LOG="
                     "info,kedge::agent::kubelet=debug it has each pod's start, step by step)")
+    ap.add_argument("--runtime-bench", help="examples/bench_runtime, for the runc floor")
+    ap.add_argument("--busybox", help="a static busybox, for the runc floor")
     args = ap.parse_args()
+
+    floor = None
+    if args.runtime_bench and args.busybox:
+        floor = runc_floor(args.runtime_bench, args.kedge, args.busybox, args.pods)
 
     work = tempfile.mkdtemp(prefix="bench-pods-")
     data = os.path.join(work, "data")
@@ -222,8 +247,10 @@ def main():
         api.delete_collection_namespaced_pod(ns, label_selector="set in (warm,one)", grace_period_seconds=0)
 
         names = [f"burst-{i}" for i in range(args.pods)]
+        ticks0 = proc_sample(server.pid)[0]
         sent = create_at_once(api, ns, names, {"set": "burst"})
         watcher.wait_for(names, timeout=300)
+        burst_cpu = (proc_sample(server.pid)[0] - ticks0) / os.sysconf("SC_CLK_TCK") * 1000
         scheduled = [(watcher.scheduled[n] - sent[n]) * 1000 for n in names]
         running = [(watcher.running[n] - sent[n]) * 1000 for n in names]
         ready = [(watcher.ready[n] - sent[n]) * 1000 for n in names]
@@ -247,9 +274,16 @@ def main():
         print(f"pods: {args.pods} at once: creation-to-Running p50 {statistics.median(running):.0f} ms "
               f"p99 {percentile(running, 99):.0f} ms; creation-to-Ready p50 {statistics.median(ready):.0f} ms "
               f"p99 {percentile(ready, 99):.0f} ms (goals: p50 <= 150 ms, p99 <= 1000 ms; upstream SLO p99 <= 5000 ms)")
+        if floor:
+            print(f"floor (runc alone, {args.pods} containers started at once, 4 at a time, no API server, "
+                  f"kubelet or pod network): p50 {floor[0]:.0f} ms p99 {floor[1]:.0f} ms; "
+                  f"ratio creation-to-Running / floor: p50 {statistics.median(running) / floor[0]:.2f} "
+                  f"p99 {percentile(running, 99) / floor[1]:.2f}")
         print(f"pods: {args.pods} at once: creation-to-scheduled p50 {statistics.median(scheduled):.0f} ms "
               f"p99 {percentile(scheduled, 99):.0f} ms; all created within "
-              f"{(max(sent.values()) - min(sent.values())) * 1000:.0f} ms")
+              f"{(max(sent.values()) - min(sent.values())) * 1000:.0f} ms; kedge server's CPU "
+              f"{burst_cpu / args.pods:.1f} ms per pod (API server, scheduler, controllers, kubelet; "
+              f"not the pods' shims)")
         print(f"idle, 0 pods: CPU {cpu0:.2f}% of a core, RSS {rss0 / 1e6:.1f} MB, "
               f"{w0 / 1e3:.1f} kB written per minute (goals: <= 1%, <= 100 MB)")
         print(f"idle, {args.idle_pods} pods: CPU {cpu50:.2f}% of a core, RSS {rss50 / 1e6:.1f} MB, "
