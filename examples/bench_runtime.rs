@@ -155,7 +155,7 @@ fn kedge(
 }
 
 fn runc_bundle(work: &Path, layers: &[PathBuf], args: &[&str]) -> Result<PathBuf> {
-    let bundle = runc_spec(work, &args[0].trim_start_matches("/bin/"), args)?;
+    let bundle = runc_spec(work, args[0].trim_start_matches("/bin/"), args)?;
     mount_overlay(layers, &bundle.join("rootfs"))?;
     Ok(bundle)
 }
