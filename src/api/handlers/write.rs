@@ -133,8 +133,9 @@ pub(crate) async fn current(
 }
 
 /// The object of the request's key for attempt `attempt` of a compare-and-swap loop: the
-/// watch cache's copy first (a write built on a stale copy fails its compare-and-swap and
-/// is retried), then the datastore's.
+/// watch cache's copy first (a write built on a stale copy fails its compare-and-swap, or,
+/// when it changes nothing, [`update_object`]'s check of the copy's revision, and is
+/// retried), then the datastore's.
 pub(crate) async fn current_for_write(
     ctx: &Ctx<'_>,
     key: &str,
@@ -153,6 +154,12 @@ pub(crate) async fn current_for_write(
         return Ok(Some((kv, value)));
     }
     current(ctx, key).await
+}
+
+/// Whether `kv` is [`current_for_write`]'s stand-in for the watch cache's copy (the store's
+/// revisions start at 1, and its values are never empty).
+fn from_watch_cache(kv: &KeyValue) -> bool {
+    kv.create_revision == 0 && kv.value.is_empty()
 }
 
 /// The answer for a written object, in the version the request addressed.
@@ -470,6 +477,28 @@ pub(crate) async fn update_object(
     }
     object::set_resource_version(&mut new, kv.mod_revision);
     if new == *old {
+        // A write that changes nothing is not written, so no compare-and-swap checks the copy
+        // it was built on. The watch cache's copy may lag a write already answered (another
+        // client's): a no-op against it could be a change against the store, which the retry
+        // then makes from the store's copy.
+        if from_watch_cache(kv) {
+            match ctx.state.store.get(&kv.key).await {
+                Ok(Some(current)) if current.mod_revision != kv.mod_revision => {
+                    return Ok(Err(store::Error::Conflict {
+                        key: kv.key.clone(),
+                        expected: kv.mod_revision,
+                        current,
+                    }));
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    return Ok(Err(store::Error::NotFound {
+                        key: kv.key.clone(),
+                    }));
+                }
+                Err(e) => return Err(ApiError::from_store(e)),
+            }
+        }
         return Ok(Ok(Written::Unchanged(new)));
     }
     admission::quota::admit(ctx, &new, Some(old), dry_run(ctx)?).await?;
@@ -771,4 +800,82 @@ async fn update_scale(ctx: &Ctx<'_>, scale: Value) -> Result<Response<Body>, Api
         }
     }
     Err(ApiError::conflict(ctx.info.subject(), ctx.name()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
+    use kube::api::{Api, Patch, PatchParams, PostParams};
+    use serde_json::json;
+    use tokio_util::sync::CancellationToken;
+
+    use crate::api::{ApiConfig, ApiState};
+    use crate::pki::{ClusterPki, ServingNames};
+    use crate::store::Store;
+    use crate::store::memory::MemoryStore;
+
+    fn greeting(store_value: &[u8]) -> String {
+        let object: serde_json::Value = serde_json::from_slice(store_value).unwrap();
+        object["data"]["greeting"].as_str().unwrap().to_string()
+    }
+
+    #[tokio::test]
+    async fn a_patch_that_changes_nothing_in_a_stale_cache_still_reaches_the_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = ClusterPki::ensure(dir.path(), &ServingNames::default()).unwrap();
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let state = ApiState::new(
+            store.clone(),
+            ApiConfig {
+                cluster_domain: "cluster.local".into(),
+                cluster_cidr: "10.42.0.0/16".parse().unwrap(),
+                service_cidr: "10.43.0.0/16".parse().unwrap(),
+                node_port_range: (30000, 32767),
+            },
+            pki,
+        )
+        .unwrap();
+        let following = CancellationToken::new();
+        let cache = tokio::spawn(state.cache.clone().run(store.clone(), following.clone()));
+        let client = crate::api::local::client(&state, "test");
+        let namespace: Namespace =
+            serde_json::from_value(json!({"metadata": {"name": "default"}})).unwrap();
+        Api::<Namespace>::all(client.clone())
+            .create(&PostParams::default(), &namespace)
+            .await
+            .unwrap();
+        let api: Api<ConfigMap> = Api::namespaced(client, "default");
+        let object: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": "conf"},
+            "data": {"greeting": "one"}
+        }))
+        .unwrap();
+        api.create(&PostParams::default(), &object).await.unwrap();
+        state.cache.wait_fresh(store.as_ref()).await.unwrap();
+        // The cache stops following the store: from here on its copy lags, as it does for
+        // a moment after every write.
+        following.cancel();
+        cache.await.unwrap().unwrap();
+
+        let set = |value: &str| Patch::Merge(json!({"data": {"greeting": value}}));
+        let params = PatchParams::default();
+        api.patch("conf", &params, &set("two")).await.unwrap();
+        let key = "/registry/core/configmaps/default/conf";
+        assert_eq!(
+            greeting(&store.get(key).await.unwrap().unwrap().value),
+            "two"
+        );
+        // Against the cache's copy ("one") this patch changes nothing; against the store's it
+        // changes "two" back to "one".
+        let answered = api.patch("conf", &params, &set("one")).await.unwrap();
+        assert_eq!(answered.data.unwrap()["greeting"], "one");
+        let stored = store.get(key).await.unwrap().unwrap();
+        assert_eq!(greeting(&stored.value), "one");
+        assert_eq!(
+            answered.metadata.resource_version.unwrap(),
+            stored.mod_revision.to_string()
+        );
+    }
 }
