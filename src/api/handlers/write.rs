@@ -478,9 +478,9 @@ pub(crate) async fn update_object(
     object::set_resource_version(&mut new, kv.mod_revision);
     if new == *old {
         // A write that changes nothing is not written, so no compare-and-swap checks the copy
-        // it was built on. The watch cache's copy may lag a write already answered (another
-        // client's): a no-op against it could be a change against the store, which the retry
-        // then makes from the store's copy.
+        // it was built on. The watch cache's copy may lag a write already answered (even the
+        // same client's): a no-op against it could be a change against the store, which the
+        // retry then makes from the store's copy.
         if from_watch_cache(kv) {
             match ctx.state.store.get(&kv.key).await {
                 Ok(Some(current)) if current.mod_revision != kv.mod_revision => {
