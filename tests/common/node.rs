@@ -207,6 +207,10 @@ impl Drop for Node {
                 }
             }
         }
+        // The kubelet's volume mounts (the token's, secrets' and memory emptyDirs' tmpfs),
+        // which outlive a stopped server with its pods as kedge-killall.sh's unmounting
+        // expects; left mounted, the data dir could not be removed either.
+        unmount_under(&self.cluster.data_dir());
         // The pod network's bridge and nftables table (the pods' veths went with them).
         let network = kedge::agent::network::NetworkConfig::new(
             "10.42.0.0/24".parse().unwrap(),
@@ -240,5 +244,22 @@ impl Drop for Node {
                 let _ = std::fs::remove_dir_all(entry.path());
             }
         }
+    }
+}
+
+/// Lazily unmounts everything mounted below `dir`, deepest first.
+fn unmount_under(dir: &Path) {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return;
+    };
+    let mut targets: Vec<PathBuf> = table
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|target| PathBuf::from(target.replace("\\040", " ")))
+        .filter(|target| target.starts_with(dir) && target != dir)
+        .collect();
+    targets.sort_by_key(|t| std::cmp::Reverse(t.components().count()));
+    for target in targets {
+        let _ = Command::new("umount").arg("-l").arg(&target).status();
     }
 }
